@@ -1,0 +1,30 @@
+# Two commands do everything: `make demo` (the main job) and `make test` (the whole suite).
+# Each creates the virtual environment in .venv on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+LINTED := keras_dnnkit plugins tests examples benchmarks
+
+.PHONY: demo test lint typecheck clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/dnnkit demo
+
+test: $(BIN)/.installed lint typecheck
+	$(BIN)/python -m pytest --cov --cov-branch --cov-report=term
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .coverage .mypy_cache .ruff_cache

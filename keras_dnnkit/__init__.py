@@ -1,0 +1,65 @@
+"""keras-dnnkit: train deep networks right with Keras 3, and see why they train badly.
+
+Example:
+    >>> import keras_dnnkit
+    >>> keras_dnnkit.get("activation", "elu").__name__
+    'elu'
+"""
+
+from keras_dnnkit import (
+    activations,
+    callbacks,
+    constraints,
+    initializers,
+    layers,
+    optimizers,
+    schedules,
+)
+from keras_dnnkit._types import KINDS, Kind, Register, Schedule
+from keras_dnnkit.errors import (
+    DnnkitError,
+    DuplicateComponentError,
+    PluginError,
+    UnknownComponentError,
+)
+from keras_dnnkit.hookspecs import hookimpl
+from keras_dnnkit.registry import (
+    Component,
+    PluginInfo,
+    Registry,
+    default_registry,
+    get,
+    list_plugins,
+    load_model,
+    names,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "KINDS",
+    "Component",
+    "DnnkitError",
+    "DuplicateComponentError",
+    "Kind",
+    "PluginError",
+    "PluginInfo",
+    "Register",
+    "Registry",
+    "Schedule",
+    "UnknownComponentError",
+    "__version__",
+    "activations",
+    "callbacks",
+    "constraints",
+    "default_registry",
+    "get",
+    "hookimpl",
+    "initializers",
+    "layers",
+    "list_plugins",
+    "load_model",
+    "names",
+    "optimizers",
+    "schedules",
+]

@@ -1,0 +1,1 @@
+"""The ``dnnkit`` command line: one module per sub-command, wired up in :mod:`.main`."""

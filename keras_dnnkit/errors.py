@@ -1,0 +1,53 @@
+"""The exceptions keras-dnnkit raises; each says what happened and how to fix it."""
+
+from __future__ import annotations
+
+
+class DnnkitError(Exception):
+    """Base class of every keras-dnnkit error."""
+
+
+class UnknownComponentError(DnnkitError, LookupError):
+    """A kind or a name that the registry does not know.
+
+    Example:
+        >>> import keras_dnnkit
+        >>> keras_dnnkit.get("activation", "reluu")
+        Traceback (most recent call last):
+        ...
+        keras_dnnkit.errors.UnknownComponentError: Unknown activation 'reluu'. Did you mean ...
+    """
+
+
+class DuplicateComponentError(DnnkitError):
+    """Two plugins registered the same kind and name.
+
+    Names are stored inside saved models, so keras-dnnkit never overrides or renames one
+    silently; disable one of the two plugins instead.
+    """
+
+
+class PluginError(DnnkitError):
+    """A plugin failed to import, has a malformed hook, or its hook raised.
+
+    Attributes:
+        plugin: the plugin's name (its entry-point name).
+        distribution: the distribution that provides it, if known.
+        version: that distribution's version, if known.
+        hook: the hook being called, if the failure happened in one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        plugin: str,
+        distribution: str | None = None,
+        version: str | None = None,
+        hook: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.plugin = plugin
+        self.distribution = distribution
+        self.version = version
+        self.hook = hook
