@@ -1,5 +1,8 @@
-"""Diagnostics: capture gradients and activations, reduce them to statistics, write them to
-TensorBoard, and turn them into findings in plain words."""
+"""Diagnostics: measure gradients and activations, log them to TensorBoard, explain them.
+
+The pipeline is capture (inside the train step) -> statistics (reduced on the device) ->
+sinks (TensorBoard) -> findings (plain words, what to try).
+"""
 
 from keras_dnnkit.diagnostics.findings import PROBLEMS, Finding, Problem
 
