@@ -14,6 +14,8 @@ def dnnkit_register_layers(register: Register) -> None:
     """Register maxout, RReLU, PReLU and the normalization/dropout layers of chapter 11."""
     register(layers.Maxout)
     register(layers.RandomizedLeakyReLU)
+    register(layers.MCDropout)
+    register(layers.MCAlphaDropout)
     for name, cls in {
         "dense": keras.layers.Dense,
         "prelu": keras.layers.PReLU,
