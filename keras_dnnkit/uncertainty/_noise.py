@@ -1,0 +1,175 @@
+"""Which layers Monte-Carlo dropout samples, and their noise drawn from an explicit seed.
+
+``mc_predict`` never calls a dropout layer in training mode: it swaps the layer's ``call`` for
+one of the functions below for the duration of a forward pass. They reproduce the Keras layer's
+training-time arithmetic with TensorFlow's stateless random ops, so the noise depends only on
+the seed ``mc_predict`` passes in, and the layer's own seed generator is never advanced.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+#: Dropout-family layers sampled by default (subclasses included, e.g. ``SpatialDropout2D``).
+DROPOUT_LAYERS: tuple[type[Any], ...] = (
+    keras.layers.Dropout,
+    keras.layers.AlphaDropout,
+    keras.layers.GaussianDropout,
+)
+#: Additive-noise layers, sampled only with ``include_gaussian_noise=True``.
+NOISE_LAYERS: tuple[type[Any], ...] = (keras.layers.GaussianNoise,)
+
+# SELU constants, as in keras.layers.AlphaDropout.
+_ALPHA = 1.6732632423543772848170429916717
+_SCALE = 1.0507009873554804934193349852946
+
+
+def stochastic_types(include_gaussian_noise: bool) -> tuple[type[Any], ...]:
+    """Return the layer classes that become stochastic.
+
+    Example:
+        >>> [t.__name__ for t in stochastic_types(True)]
+        ['Dropout', 'AlphaDropout', 'GaussianDropout', 'GaussianNoise']
+    """
+    return DROPOUT_LAYERS + (NOISE_LAYERS if include_gaussian_noise else ())
+
+
+def find_stochastic_layers(layer: Any, types: tuple[type[Any], ...]) -> list[Any]:
+    """Return the layers of ``layer`` (itself and nested ones) that are instances of ``types``.
+
+    Example:
+        >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dropout(0.5)])
+        >>> [type(x).__name__ for x in find_stochastic_layers(model, DROPOUT_LAYERS)]
+        ['Dropout']
+    """
+    found = []
+    for sub in layer._flatten_layers(include_self=True, recursive=True):
+        if isinstance(sub, types):
+            found.append(sub)
+    return found
+
+
+class SeedStream:
+    """Hands each stochastic layer call its own stateless seed derived from one base seed.
+
+    ``base`` is set before each forward pass (a tensor, possibly symbolic inside a traced
+    function); each call folds a running counter into it, so the noise of every layer in a
+    pass is independent and the whole pass is reproducible.
+    """
+
+    def __init__(self) -> None:
+        self.base: Any = None
+        self.counter = 0
+
+    def reset(self, base: Any) -> None:
+        """Start a new forward pass from the seed ``base`` (shape ``(2,)``, int32/int64)."""
+        self.base = base
+        self.counter = 0
+
+    def next(self) -> Any:
+        """Return the seed for the next stochastic layer call."""
+        self.counter += 1
+        return tf.random.experimental.stateless_fold_in(self.base, self.counter)
+
+
+def _concrete_noise_shape(inputs: Any, noise_shape: Sequence[int | None] | None) -> Any:
+    shape = tf.shape(inputs)
+    if noise_shape is None:
+        return shape
+    return tf.stack([shape[i] if d is None else d for i, d in enumerate(noise_shape)])
+
+
+def _dropout(layer: Any, inputs: Any, seed: Any) -> Any:
+    rate = float(layer.rate)
+    if rate == 0.0:
+        return inputs
+    if rate >= 1.0:
+        return tf.zeros_like(inputs)
+    if hasattr(layer, "_get_noise_shape"):  # SpatialDropout1D/2D/3D
+        noise_shape = tf.stack([tf.cast(d, tf.int32) for d in layer._get_noise_shape(inputs)])
+    else:
+        noise_shape = _concrete_noise_shape(inputs, layer.noise_shape)
+    return tf.nn.experimental.stateless_dropout(
+        inputs, rate=rate, noise_shape=noise_shape, seed=seed
+    )
+
+
+def _alpha_dropout(layer: Any, inputs: Any, seed: Any) -> Any:
+    rate = float(layer.rate)
+    if rate == 0.0:
+        return inputs
+    noise_shape = _concrete_noise_shape(inputs, layer.noise_shape)
+    alpha_p = -_ALPHA * _SCALE
+    uniform = tf.random.stateless_uniform(noise_shape, seed=seed, dtype=inputs.dtype)
+    kept = tf.cast(uniform >= rate, inputs.dtype)
+    a = ((1 - rate) * (1 + rate * alpha_p**2)) ** -0.5
+    b = -a * alpha_p * rate
+    return a * (inputs * kept + alpha_p * (1 - kept)) + b
+
+
+def _gaussian_dropout(layer: Any, inputs: Any, seed: Any) -> Any:
+    rate = float(layer.rate)
+    if rate == 0.0:
+        return inputs
+    stddev = math.sqrt(rate / (1.0 - rate))
+    noise = tf.random.stateless_normal(
+        tf.shape(inputs), seed=seed, mean=1.0, stddev=stddev, dtype=inputs.dtype
+    )
+    return inputs * noise
+
+
+def _gaussian_noise(layer: Any, inputs: Any, seed: Any) -> Any:
+    stddev = float(layer.stddev)
+    if stddev == 0.0:
+        return inputs
+    noise = tf.random.stateless_normal(
+        tf.shape(inputs), seed=seed, stddev=stddev, dtype=inputs.dtype
+    )
+    return inputs + noise
+
+
+def noise_function(layer: Any) -> Callable[[Any, Any, Any], Any]:
+    """Return the function ``(layer, inputs, seed) -> noisy outputs`` for a stochastic layer.
+
+    Example:
+        >>> noise_function(keras.layers.SpatialDropout1D(0.1)).__name__
+        '_dropout'
+    """
+    if isinstance(layer, keras.layers.AlphaDropout):
+        return _alpha_dropout
+    if isinstance(layer, keras.layers.GaussianDropout):
+        return _gaussian_dropout
+    if isinstance(layer, keras.layers.GaussianNoise):
+        return _gaussian_noise
+    return _dropout
+
+
+@contextmanager
+def sampling(layers: Sequence[Any], seeds: SeedStream) -> Iterator[None]:
+    """Within the block, ``layers`` draw noise from ``seeds`` whatever ``training`` says.
+
+    Only the instance attribute ``call`` is swapped (and removed again on exit); the layers'
+    variables, seed generators and configuration are not touched.
+    """
+    patched = []
+    try:
+        for layer in layers:
+            function = noise_function(layer)
+
+            def call(
+                inputs: Any, *args: Any, _layer: Any = layer, _f: Any = function, **kw: Any
+            ) -> Any:
+                return _f(_layer, tf.convert_to_tensor(inputs), seeds.next())
+
+            object.__setattr__(layer, "call", call)
+            patched.append(layer)
+        yield
+    finally:
+        for layer in patched:
+            object.__delattr__(layer, "call")
