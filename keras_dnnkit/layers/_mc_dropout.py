@@ -25,7 +25,7 @@ class MCDropout(keras.layers.Dropout):
         >>> import numpy as np
         >>> layer = MCDropout(0.5, seed=1)
         >>> out = layer(np.ones((1, 1000)), training=False)
-        >>> sorted(set(np.round(out.numpy().ravel(), 3)))
+        >>> sorted(set(np.round(out.numpy().ravel(), 3).tolist()))
         [0.0, 2.0]
     """
 
