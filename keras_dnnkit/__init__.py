@@ -14,6 +14,7 @@ from keras_dnnkit import (
     layers,
     optimizers,
     schedules,
+    uncertainty,
 )
 from keras_dnnkit._types import KINDS, Kind, Register, Schedule
 from keras_dnnkit.errors import (
@@ -33,6 +34,7 @@ from keras_dnnkit.registry import (
     load_model,
     names,
 )
+from keras_dnnkit.uncertainty import MCPrediction, mc_predict
 
 __version__ = "0.1.0"
 
@@ -42,6 +44,7 @@ __all__ = [
     "DnnkitError",
     "DuplicateComponentError",
     "Kind",
+    "MCPrediction",
     "PluginError",
     "PluginInfo",
     "Register",
@@ -59,7 +62,9 @@ __all__ = [
     "layers",
     "list_plugins",
     "load_model",
+    "mc_predict",
     "names",
     "optimizers",
     "schedules",
+    "uncertainty",
 ]
