@@ -11,9 +11,12 @@ from keras_dnnkit.hookspecs import hookimpl
 
 @hookimpl
 def dnnkit_register_schedules(register: Register) -> None:
-    """Register power and exponential scheduling, and Keras' own schedules."""
+    """Register 1cycle, cyclic, power and exponential scheduling, and Keras' own schedules."""
     keras_schedules = keras.optimizers.schedules
     register(schedules.Power)
+    register(schedules.OneCycle)
+    register(schedules.Cyclic)
+    register(schedules.ScaledSchedule)
     register(schedules.exponential)
     for name, cls in {
         "exponential_decay": keras_schedules.ExponentialDecay,
