@@ -1,5 +1,7 @@
-"""Every registered component that Keras saves inside a model survives a .keras round trip,
-loaded in a fresh process with identical predictions (and optimizer state)."""
+"""Every registered component that Keras saves inside a model survives a .keras round trip.
+
+The file is loaded in a fresh process, with identical predictions and optimizer state.
+"""
 
 import json
 
