@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 
 from keras_dnnkit._types import Register
+from keras_dnnkit.callbacks import ActivationDiagnostics
 from keras_dnnkit.hookspecs import hookimpl
 
 
@@ -20,3 +21,4 @@ def dnnkit_register_callbacks(register: Register) -> None:
         "csv_logger": keras.callbacks.CSVLogger,
     }.items():
         register(cls, name=name)
+    register(ActivationDiagnostics)

@@ -1,3 +1,5 @@
 """Training callbacks: diagnostics and scheduling (see the submodules)."""
 
-__all__: list[str] = []
+from keras_dnnkit.callbacks._activation_diagnostics import ActivationDiagnostics
+
+__all__: list[str] = ["ActivationDiagnostics"]

@@ -4,6 +4,21 @@ The pipeline is capture (inside the train step) -> statistics (reduced on the de
 sinks (TensorBoard) -> findings (plain words, what to try).
 """
 
+from typing import TYPE_CHECKING
+
 from keras_dnnkit.diagnostics.findings import PROBLEMS, Finding, Problem
 
-__all__ = ["PROBLEMS", "Finding", "Problem"]
+if TYPE_CHECKING:
+    from keras_dnnkit.callbacks import ActivationDiagnostics
+
+
+def __getattr__(name: str) -> object:
+    # The callbacks import this package, so re-exporting them eagerly would be circular.
+    if name == "ActivationDiagnostics":
+        from keras_dnnkit.callbacks import ActivationDiagnostics
+
+        return ActivationDiagnostics
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["PROBLEMS", "ActivationDiagnostics", "Finding", "Problem"]

@@ -1,0 +1,201 @@
+"""Run a model on a probe batch and capture every layer's inputs and outputs, nested models too.
+
+A feature-extractor :class:`keras.Model` over the layers' symbolic inputs and outputs is built
+once per (sub-)model and called in inference mode, so dropout is off and batch normalization
+uses its moving statistics: the probe neither changes the model nor depends on batch makeup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+
+from keras_dnnkit.diagnostics._activation_statistics import (
+    ActivationFamily,
+    activation_family,
+    activation_floor,
+)
+
+
+@dataclass(frozen=True)
+class ProbedLayer:
+    """One layer the probe measures: its position, its path (``encoder/dense_2``), and more.
+
+    ``is_output`` says its output is an output of the whole model: a classifier's last layer
+    is confidently saturated by design, so findings skip it.
+
+    Example:
+        >>> ProbedLayer(0, "dense", None, "relu", None, False).path
+        'dense'
+    """
+
+    index: int
+    path: str
+    layer: Any
+    family: ActivationFamily | None
+    floor: float | None
+    is_output: bool
+
+
+@dataclass(frozen=True)
+class LayerValues:
+    """A probed layer's input and output arrays on the probe batch."""
+
+    layer: ProbedLayer
+    inputs: tuple[np.ndarray, ...]
+    output: np.ndarray
+
+
+def _is_graph_model(layer: Any) -> bool:
+    return isinstance(layer, keras.Model) and bool(getattr(layer, "outputs", None))
+
+
+def _node_tensors(layer: Any, attribute: str) -> list[Any]:
+    # keras.Operation's own `input`/`output`: the tensors of the layer's first call in the
+    # enclosing graph. Functional models override `input`/`output` with their inner tensors.
+    tensors = getattr(keras.Operation, attribute).fget(layer)
+    return list(keras.tree.flatten(tensors))
+
+
+@dataclass(frozen=True)
+class _Tap:
+    """A layer of this graph: read its inputs and output from the extractor's values."""
+
+    layer: ProbedLayer
+    input_ids: list[int]
+    output_id: int
+
+
+@dataclass(frozen=True)
+class _Nested:
+    """A nested model: feed its inputs (from this graph) to its own probe."""
+
+    probe: _GraphProbe
+    input_ids: list[int]
+
+
+class _GraphProbe:
+    """The probe of one Functional/Sequential (sub-)model."""
+
+    def __init__(self, model: Any, prefix: str, output_ids: set[int], start: int) -> None:
+        self.steps: list[_Tap | _Nested] = []
+        self.end: int = start
+        wanted: dict[int, Any] = {}
+        index = start
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.InputLayer):
+                continue
+            inputs = _node_tensors(layer, "input")
+            outputs = _node_tensors(layer, "output")
+            for tensor in inputs + outputs:
+                wanted.setdefault(id(tensor), tensor)
+            path = f"{prefix}{layer.name}"
+            is_output = any(id(t) in output_ids for t in outputs)
+            if _is_graph_model(layer):
+                inner_outputs = {id(t) for t in layer.outputs} if is_output else set()
+                inner = _GraphProbe(layer, f"{path}/", inner_outputs, index)
+                self.steps.append(_Nested(inner, [id(t) for t in inputs]))
+                index = inner.end
+                continue
+            probed = ProbedLayer(
+                index, path, layer, activation_family(layer), activation_floor(layer), is_output
+            )
+            self.steps.append(_Tap(probed, [id(t) for t in inputs], id(outputs[0])))
+            index += 1
+        self.end = index
+        self._ids = list(wanted)
+        # The model's own input structure (one tensor, a list or a dict), so calls match it.
+        inputs_struct = model.inputs[0] if len(model.inputs) == 1 else model.input
+        self.extractor = keras.Model(inputs=inputs_struct, outputs=[wanted[i] for i in self._ids])
+
+    @property
+    def layers(self) -> list[ProbedLayer]:
+        layers: list[ProbedLayer] = []
+        for step in self.steps:
+            layers.extend(step.probe.layers if isinstance(step, _Nested) else [step.layer])
+        return layers
+
+    def run(self, x: Any) -> list[LayerValues]:
+        values = self.extractor(x, training=False)
+        by_id = {i: _to_numpy(v) for i, v in zip(self._ids, values, strict=True)}
+        results: list[LayerValues] = []
+        for step in self.steps:
+            inputs = [by_id[i] for i in step.input_ids]
+            if isinstance(step, _Nested):
+                results.extend(step.probe.run(inputs[0] if len(inputs) == 1 else inputs))
+            else:
+                results.append(LayerValues(step.layer, tuple(inputs), by_id[step.output_id]))
+        return results
+
+
+def _to_numpy(value: Any) -> np.ndarray:
+    return np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float32)
+
+
+class LayerProbe:
+    """Captures every layer's inputs and outputs of a model on a batch, in inference mode.
+
+    Layers are numbered input to output; the layers of nested models are listed in place of
+    the nested model, with paths such as ``encoder/dense_2``.
+
+    Args:
+        model: a built Sequential or Functional model (subclassed models have no graph of
+            layers to tap).
+
+    Example:
+        >>> import keras, numpy as np
+        >>> hidden = keras.layers.Dense(2, activation="relu", name="hidden")
+        >>> model = keras.Sequential([keras.Input((3,)), hidden])
+        >>> probe = LayerProbe(model)
+        >>> [(p.path, p.family) for p in probe.layers]
+        [('hidden', 'relu')]
+        >>> probe(np.ones((4, 3), "float32"))[0].output.shape
+        (4, 2)
+    """
+
+    def __init__(self, model: Any) -> None:
+        if not _is_graph_model(model):
+            raise ValueError(
+                "Activation diagnostics need a Sequential or Functional model, whose graph of "
+                f"layers can be tapped. Received: a {type(model).__name__} without symbolic "
+                "outputs (a subclassed or unbuilt model). Build it with keras.Input first."
+            )
+        self._root = _GraphProbe(model, "", {id(t) for t in model.outputs}, 0)
+        self.layers: list[ProbedLayer] = self._root.layers
+
+    def __call__(self, x: Any) -> list[LayerValues]:
+        """Return every probed layer's input and output arrays on ``x``."""
+        return self._root.run(x)
+
+
+def probe_batch(data: Any, max_examples: int) -> Any:
+    """Return at most ``max_examples`` examples of ``data`` as NumPy arrays (inputs only).
+
+    ``data`` is an array, a list or dict of arrays (a multi-input model), an ``(x, y)`` or
+    ``(x, y, sample_weight)`` tuple, or a ``tf.data.Dataset`` (its first batch).
+
+    Example:
+        >>> import numpy as np
+        >>> probe_batch((np.zeros((10, 3)), np.zeros(10)), 4).shape
+        (4, 3)
+    """
+    if hasattr(data, "element_spec"):  # a tf.data.Dataset: take its first batch
+        data = next(iter(data))
+    if isinstance(data, tuple):
+        data = data[0]
+    leaves = keras.tree.flatten(data)
+    if not leaves or any(len(np.shape(leaf)) == 0 or np.shape(leaf)[0] == 0 for leaf in leaves):
+        raise ValueError(
+            "Argument probe must hold at least one example (an array with a batch axis, or a "
+            f"list/dict of them). Received: probe={_describe(data)}"
+        )
+    return keras.tree.map_structure(lambda leaf: np.asarray(leaf)[:max_examples], data)
+
+
+def _describe(data: Any) -> str:
+    shapes: Sequence[Any] = [np.shape(leaf) for leaf in keras.tree.flatten(data)]
+    return f"{type(data).__name__} with shapes {list(shapes)}"
