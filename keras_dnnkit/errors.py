@@ -51,3 +51,17 @@ class PluginError(DnnkitError):
         self.distribution = distribution
         self.version = version
         self.hook = hook
+
+
+class NonfiniteGradientsError(DnnkitError, FloatingPointError):
+    """Training produced NaN or Inf gradients (``GradientDiagnostics(on_nonfinite="raise")``).
+
+    Attributes:
+        layer: the layer closest to the output whose gradients were not finite, if known.
+        step: the optimizer step (``optimizer.iterations`` after it) where it happened.
+    """
+
+    def __init__(self, message: str, *, layer: str | None, step: int) -> None:
+        super().__init__(message)
+        self.layer = layer
+        self.step = step

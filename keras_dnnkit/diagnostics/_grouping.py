@@ -1,0 +1,81 @@
+"""Group a model's trainable variables by the layer that owns them, input to output.
+
+Nested models are walked depth first, so a layer inside a sub-model gets a path such as
+``encoder/dense_2`` and keeps its place in network order. Each variable belongs to the
+deepest layer that holds it; layers whose variables are all frozen are listed apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class LayerGroup:
+    """One measured layer: its path, position, and the trainable variables it owns."""
+
+    index: int
+    path: str
+    variables: tuple[Any, ...]
+
+    @property
+    def variable_names(self) -> tuple[str, ...]:
+        """The variables' short names (``kernel``, ``bias``...)."""
+        return tuple(str(getattr(v, "name", f"variable_{i}")) for i, v in enumerate(self.variables))
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """The measured layers (input to output) and the frozen ones (skipped).
+
+    Example:
+        >>> import keras
+        >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="d")])
+        >>> grouping = group_variables(model)
+        >>> [(g.index, g.path, g.variable_names) for g in grouping.layers]
+        [(0, 'd', ('kernel', 'bias'))]
+    """
+
+    layers: tuple[LayerGroup, ...]
+    frozen: tuple[str, ...]
+
+    def index_of(self, key: Callable[[Any], Any]) -> dict[Any, int]:
+        """Return ``{key(variable): layer index}`` over every measured variable."""
+        return {key(v): group.index for group in self.layers for v in group.variables}
+
+
+def _walk(layer: Any, prefix: str) -> Iterator[tuple[str, Any]]:
+    for child in getattr(layer, "layers", None) or []:
+        path = f"{prefix}/{child.name}" if prefix else str(child.name)
+        yield path, child
+        yield from _walk(child, path)
+
+
+def group_variables(model: Any) -> Grouping:
+    """Group ``model``'s trainable variables by owning layer, in input-to-output order.
+
+    Example:
+        >>> import keras
+        >>> inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)], name="inner")
+        >>> outer = keras.Sequential([keras.Input((4,)), inner, keras.layers.Dense(2, name="out")])
+        >>> [g.path for g in group_variables(outer).layers]
+        ['inner/dense', 'out']
+    """
+    owner: dict[int, str] = {}
+    order: list[str] = []
+    frozen: list[str] = []
+    for path, layer in _walk(model, ""):
+        order.append(path)
+        for variable in layer.trainable_weights:
+            owner[id(variable)] = path  # deeper layers come later and win
+        if layer.weights and not layer.trainable and not getattr(layer, "layers", None):
+            frozen.append(path)
+    by_path: dict[str, list[Any]] = {}
+    for variable in model.trainable_weights:
+        by_path.setdefault(owner.get(id(variable), str(model.name)), []).append(variable)
+    paths = [p for p in order if p in by_path]
+    paths += [p for p in by_path if p not in paths]  # variables created on the model itself
+    layers = tuple(LayerGroup(i, p, tuple(by_path[p])) for i, p in enumerate(paths))
+    return Grouping(layers, tuple(frozen))
