@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 
 from keras_dnnkit._types import Register
-from keras_dnnkit.callbacks import ActivationDiagnostics
+from keras_dnnkit.callbacks import ActivationDiagnostics, GradientDiagnostics
 from keras_dnnkit.hookspecs import hookimpl
 
 
@@ -22,3 +22,4 @@ def dnnkit_register_callbacks(register: Register) -> None:
     }.items():
         register(cls, name=name)
     register(ActivationDiagnostics)
+    register(GradientDiagnostics)

@@ -6,10 +6,17 @@ sinks (TensorBoard) -> findings (plain words, what to try).
 
 from typing import TYPE_CHECKING
 
-from keras_dnnkit.diagnostics.findings import PROBLEMS, Finding, Problem
+from keras_dnnkit.diagnostics.findings import (
+    PROBLEMS,
+    Finding,
+    Problem,
+    Thresholds,
+    gradient_findings,
+    nonfinite_finding,
+)
 
 if TYPE_CHECKING:
-    from keras_dnnkit.callbacks import ActivationDiagnostics
+    from keras_dnnkit.callbacks import ActivationDiagnostics, GradientDiagnostics
 
 
 def __getattr__(name: str) -> object:
@@ -18,7 +25,20 @@ def __getattr__(name: str) -> object:
         from keras_dnnkit.callbacks import ActivationDiagnostics
 
         return ActivationDiagnostics
+    if name == "GradientDiagnostics":
+        from keras_dnnkit.callbacks import GradientDiagnostics
+
+        return GradientDiagnostics
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["PROBLEMS", "ActivationDiagnostics", "Finding", "Problem"]
+__all__ = [
+    "PROBLEMS",
+    "ActivationDiagnostics",
+    "Finding",
+    "GradientDiagnostics",
+    "Problem",
+    "Thresholds",
+    "gradient_findings",
+    "nonfinite_finding",
+]
