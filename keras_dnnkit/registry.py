@@ -21,7 +21,7 @@ from typing import Any
 import keras
 import pluggy
 
-from keras_dnnkit import _naming, hookspecs
+from keras_dnnkit import hookspecs
 from keras_dnnkit._plugin_sources import (
     DISABLE_VARIABLE,
     ENTRY_POINT_GROUP,
@@ -31,24 +31,26 @@ from keras_dnnkit._plugin_sources import (
     entry_point_sources,
     explicit_sources,
 )
-from keras_dnnkit._types import KINDS, Kind
+from keras_dnnkit._staging import Component, Staging
+from keras_dnnkit._types import KINDS
 from keras_dnnkit.builtins import BUILTIN_PLUGINS
 from keras_dnnkit.errors import DuplicateComponentError, PluginError, UnknownComponentError
+
+__all__ = [
+    "Component",
+    "PluginInfo",
+    "Registry",
+    "default_registry",
+    "get",
+    "list_plugins",
+    "load_model",
+    "names",
+]
 
 # Kinds whose components Keras stores inside a saved model, so they must be serializable.
 _SAVED_KINDS = frozenset(
     {"initializer", "activation", "constraint", "optimizer", "schedule", "layer"}
 )
-
-
-@dataclass(frozen=True)
-class Component:
-    """One registered component: its kind, name, the object, and the plugin that registered it."""
-
-    kind: Kind
-    name: str
-    obj: Any
-    plugin: str
 
 
 @dataclass(frozen=True)
@@ -77,11 +79,6 @@ class PluginInfo:
         }
 
 
-def _is_keras_builtin(obj: Any) -> bool:
-    module = getattr(obj, "__module__", "") or ""
-    return module == "keras" or module.startswith("keras.")
-
-
 def _describe(source: PluginSource) -> str:
     if source.distribution:
         return f"plugin '{source.name}' (distribution {source.distribution} {source.version})"
@@ -92,78 +89,6 @@ def _disable_hint(source: PluginSource) -> str:
     if source.builtin:
         return " This is a keras-dnnkit built-in: please report it as a bug."
     return f" To run without it, set {DISABLE_VARIABLE}={source.name}."
-
-
-class _Staging:
-    """Components registered during one load, committed only if every plugin succeeded."""
-
-    def __init__(self) -> None:
-        self.components: dict[str, dict[str, Component]] = {kind: {} for kind in KINDS}
-        self.keras_keys: dict[str, Component] = {}
-        self.to_serialize: list[Component] = []
-
-    def register_function(self, kind: Kind, source: PluginSource) -> Any:
-        def register(obj: Any, name: str | None = None) -> None:
-            self.add(kind, source, obj, name)
-
-        return register
-
-    def add(self, kind: Kind, source: PluginSource, obj: Any, name: str | None) -> None:
-        if not callable(obj):
-            raise TypeError(f"register() takes a class or a function. Received: obj={obj!r}")
-        python_name = getattr(obj, "__name__", type(obj).__name__)
-        saved_as = keras.saving.get_registered_name(obj)
-        saved_name = _naming.name_from_keras_key(saved_as)
-        name = _naming.check_name(name or saved_name or _naming.snake_case(python_name))
-        if kind in _SAVED_KINDS and saved_name is not None and saved_name != name:
-            raise ValueError(
-                f"{python_name} is saved by Keras as '{saved_as}' but registered as "
-                f"{kind} '{name}'. The registry name is the saved identity: register it "
-                f"as '{saved_name}' or change its register_keras_serializable name."
-            )
-        existing = self.components[kind].get(name)
-        if existing is not None and existing.plugin == source.name:
-            raise DuplicateComponentError(
-                f"Plugin '{source.name}' registers the {kind} '{name}' twice; names must be "
-                "unique within a kind. Pass a different name= to register()."
-            )
-        if existing is not None:
-            raise DuplicateComponentError(
-                f"Two plugins register the {kind} '{name}': '{existing.plugin}' and "
-                f"'{source.name}'. The name is stored inside saved models, so neither is "
-                f"overridden or renamed. Disable one of them with {DISABLE_VARIABLE}=<plugin>."
-            )
-        component = Component(kind, name, obj, source.name)
-        unregistered = saved_as == python_name and not _is_keras_builtin(obj)
-        if kind in _SAVED_KINDS and unregistered:
-            if isinstance(obj, type) and not hasattr(obj, "get_config"):
-                raise TypeError(
-                    f"{python_name} has no get_config(), so Keras could not save a model "
-                    f"that uses this {kind}. Add get_config() (and from_config if needed)."
-                )
-            self._claim_keras_key(component)
-            self.to_serialize.append(component)
-        self.components[kind][name] = component
-
-    def _claim_keras_key(self, component: Component) -> None:
-        key = _naming.keras_key(component.name)
-        holder = self.keras_keys.get(key)
-        taken = keras.saving.get_registered_object(key)
-        if (holder is not None and holder.obj is not component.obj) or (
-            holder is None and taken is not None and taken is not component.obj
-        ):
-            other = f"the {holder.kind} of plugin '{holder.plugin}'" if holder else repr(taken)
-            raise DuplicateComponentError(
-                f"The {component.kind} '{component.name}' of plugin '{component.plugin}' would "
-                f"be saved by Keras as '{key}', which already names {other}. Choose another name."
-            )
-        self.keras_keys[key] = component
-
-    def commit(self) -> None:
-        for component in self.to_serialize:
-            keras.saving.register_keras_serializable(
-                package=_naming.KERAS_PACKAGE, name=component.name
-            )(component.obj)
 
 
 class Registry:
@@ -321,7 +246,7 @@ class Registry:
             sources += entry_point_sources(self._group, environ)
         return sources
 
-    def _load_all(self) -> tuple[_Staging, list[PluginInfo]]:
+    def _load_all(self) -> tuple[Staging, list[PluginInfo]]:
         environ = os.environ if self._environ is None else self._environ
         manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         manager.add_hookspecs(hookspecs)
@@ -330,7 +255,7 @@ class Registry:
             manager.enable_tracing()
         sources = self._sources(environ)
         plugins = {source.name: self._register_plugin(manager, source) for source in sources}
-        staging = _Staging()
+        staging = Staging()
         infos = []
         for source in sources:
             before = {kind: set(staging.components[kind]) for kind in KINDS}
@@ -427,8 +352,9 @@ def get(kind: str, name: str, /, **config: Any) -> Any:
 
     Example:
         >>> import keras_dnnkit
-        >>> keras_dnnkit.get("optimizer", "nadam", learning_rate=1e-3).learning_rate
-        <Variable path=nadam/learning_rate, shape=(), dtype=float32, value=0.0010000000474974513>
+        >>> optimizer = keras_dnnkit.get("optimizer", "nadam", learning_rate=1e-3)
+        >>> type(optimizer).__name__, round(float(optimizer.learning_rate), 6)
+        ('Nadam', 0.001)
     """
     return default_registry().get(kind, name, **config)
 
