@@ -38,7 +38,6 @@ _FAMILY_BY_NAME: dict[str, ActivationFamily] = {
     "relu": "relu",
     "relu6": "relu",
     "leaky_relu": "leaky_relu",
-    "randomized_leaky_relu": "leaky_relu",
     "elu": "elu",
     "selu": "selu",
     "sigmoid": "sigmoid",
@@ -84,15 +83,17 @@ def activation_family(layer: Any) -> ActivationFamily | None:
     """
     import keras
 
+    from keras_dnnkit.layers import RandomizedLeakyReLU
+
     if isinstance(layer, keras.layers.ReLU):
         return "leaky_relu" if float(layer.negative_slope) > 0 else "relu"
-    if isinstance(layer, (keras.layers.LeakyReLU, keras.layers.PReLU)):
+    if isinstance(layer, (keras.layers.LeakyReLU, keras.layers.PReLU, RandomizedLeakyReLU)):
         return "leaky_relu"
     if isinstance(layer, keras.layers.ELU):
         return "elu"
     activation = getattr(layer, "activation", None)
     if activation is None:
-        return _FAMILY_BY_NAME.get(_snake_name(type(layer).__name__))
+        return None
     # A ConfiguredActivation carries its registry name; functions carry __name__.
     name = getattr(activation, "activation", None)
     if not isinstance(name, str):
@@ -117,10 +118,6 @@ def activation_floor(layer: Any) -> float | None:
     if alpha is None:  # Dense(activation=...): a configured activation may set alpha
         alpha = getattr(getattr(layer, "activation", None), "config", {}).get("alpha", 1.0)
     return -abs(float(alpha))
-
-
-def _snake_name(class_name: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in class_name).lstrip("_")
 
 
 def activation_statistics(
