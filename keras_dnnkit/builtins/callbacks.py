@@ -5,7 +5,13 @@ from __future__ import annotations
 import keras
 
 from keras_dnnkit._types import Register
-from keras_dnnkit.callbacks import ActivationDiagnostics, GradientDiagnostics
+from keras_dnnkit.callbacks import (
+    ActivationDiagnostics,
+    GradientDiagnostics,
+    LearningRateLogger,
+    MomentumScheduler,
+    ReduceLROnPlateau,
+)
 from keras_dnnkit.hookspecs import hookimpl
 
 
@@ -23,3 +29,7 @@ def dnnkit_register_callbacks(register: Register) -> None:
         register(cls, name=name)
     register(ActivationDiagnostics)
     register(GradientDiagnostics)
+    register(ReduceLROnPlateau, name="reduce_lr_on_plateau")
+    register(ReduceLROnPlateau, name="performance_scheduling")
+    register(MomentumScheduler, name="momentum_scheduler")
+    register(LearningRateLogger, name="learning_rate_logger")
