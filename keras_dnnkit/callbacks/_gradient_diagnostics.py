@@ -162,7 +162,7 @@ class GradientDiagnostics(keras.callbacks.Callback):
     # ------------------------------------------------------------------ training
     def _optimizers(self) -> tuple[Any, Any]:
         """The user's optimizer and the one that sees unscaled gradients."""
-        optimizer = self.model.optimizer
+        optimizer = getattr(self.model, "optimizer", None)
         if optimizer is None:
             raise ValueError("GradientDiagnostics needs a compiled model (model.optimizer).")
         return optimizer, getattr(optimizer, "inner_optimizer", optimizer)
