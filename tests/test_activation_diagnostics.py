@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 import keras_dnnkit
-from keras_dnnkit.callbacks import ActivationDiagnostics
+from keras_dnnkit.callbacks import ActivationDiagnostics, DiagnosticsWarning
 from keras_dnnkit.diagnostics import _tags
 from keras_dnnkit.diagnostics._activation_findings import LayerActivation, activation_findings
 from keras_dnnkit.diagnostics._activation_statistics import (
@@ -58,7 +58,7 @@ def test_deep_sigmoid_with_standard_normal_init_is_reported_saturated(runs: Any)
     assert "batch normalization" in finding.message
     fractions = [s.saturated_fraction for s in run["callback"].last_statistics.values()]
     assert np.median([f for f in fractions if f is not None]) > 0.4
-    messages = [str(w.message) for w in run["warnings"] if issubclass(w.category, UserWarning)]
+    messages = [str(w.message) for w in run["warnings"] if w.category is DiagnosticsWarning]
     assert finding.message in messages
 
 

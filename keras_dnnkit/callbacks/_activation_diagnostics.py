@@ -10,6 +10,7 @@ import keras
 import numpy as np
 
 from keras_dnnkit._validation import check_positive
+from keras_dnnkit.callbacks._gradient_diagnostics import DiagnosticsWarning
 from keras_dnnkit.diagnostics import _tags
 from keras_dnnkit.diagnostics._activation_findings import (
     DEAD_THRESHOLD,
@@ -59,7 +60,7 @@ class ActivationDiagnostics(keras.callbacks.Callback):
         saturated_threshold: report saturation when at least this fraction of a layer's
             units saturate.
         max_probe_examples: use at most this many examples of ``probe``.
-        warn: also issue findings as Python warnings (``UserWarning``).
+        warn: also issue findings as Python warnings (:class:`DiagnosticsWarning`).
 
     Attributes:
         findings: every :class:`~keras_dnnkit.diagnostics.Finding` reported so far.
@@ -199,7 +200,7 @@ class ActivationDiagnostics(keras.callbacks.Callback):
                 self.findings.append(finding)
                 tf.summary.text(_tags.FINDINGS, finding.message)
                 if self.warn:
-                    warnings.warn(finding.message, UserWarning, stacklevel=2)
+                    warnings.warn(finding.message, DiagnosticsWarning, stacklevel=2)
         self._writer.flush()
         self.last_statistics = statistics
         self._last_logged = step

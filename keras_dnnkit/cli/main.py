@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "keras_dnnkit.cli.plugins_command",
     "keras_dnnkit.cli.list_command",
     "keras_dnnkit.cli.demo_command",
+    "keras_dnnkit.cli.report_command",
 )
 """Modules whose ``add_parser`` adds a sub-command, in the order ``--help`` lists them."""
 

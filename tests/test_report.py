@@ -1,0 +1,217 @@
+"""``dnnkit report``: per-layer table and findings read back from real training runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tensorflow as tf
+
+from keras_dnnkit.callbacks import ActivationDiagnostics, GradientDiagnostics
+from keras_dnnkit.cli.main import main
+from keras_dnnkit.diagnostics import _tags
+from keras_dnnkit.diagnostics._activation_findings import LayerActivation, activation_findings
+from keras_dnnkit.diagnostics._report import build_report, finding_from_text
+from tests._activation_runs import digits, mlp, train
+
+pytestmark = pytest.mark.slow
+
+PROBE = digits().x_train[:128]
+FINDING_KEYS = ["problem", "layer", "step", "message"]
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    tmp = tmp_path_factory.mktemp("report_runs")
+    runs = {}
+    for kind in ("dead", "healthy"):
+        log_dir = str(tmp / kind)
+        callbacks = [
+            GradientDiagnostics(log_dir, every_n_steps=5, warn=False),
+            ActivationDiagnostics(log_dir, probe=PROBE, every_n_steps=5, warn=False),
+        ]
+        train(mlp(kind, depth=4, width=32), callbacks)
+        runs[kind] = log_dir
+    return runs
+
+
+def _report(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = main(["report", *argv])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_json_has_exactly_layers_and_findings(logs: Any, capsys: Any) -> None:
+    status, out, _ = _report(capsys, logs["dead"], "--json")
+    assert status == 0
+    document = json.loads(out)
+    assert list(document) == ["layers", "findings"]
+    names = [layer["name"] for layer in document["layers"]]
+    assert names == ["hidden_0", "hidden_1", "hidden_2", "hidden_3", "output"]
+    first = document["layers"][0]
+    for column in ("gradient_norm", "flow", "update_ratio", "activation_variance"):
+        assert isinstance(first[column], float)
+    assert first["dead_fraction"] == pytest.approx(0.5, abs=0.5)  # measured, in [0, 1]
+    assert "dead_fraction" not in document["layers"][-1]  # output layer is not judged
+    assert document["findings"], "a ReLU net with bias -5 has dead units"
+    for finding in document["findings"]:
+        assert list(finding) == FINDING_KEYS
+    dead = [f for f in document["findings"] if f["problem"] == "dead_units"]
+    assert len(dead) == 1 and dead[0]["layer"].startswith("hidden_")
+    assert dead[0]["step"] == 20  # the last logged step: recomputed from the final window
+
+
+def test_fail_on_findings_sets_the_exit_status(logs: Any, capsys: Any) -> None:
+    assert _report(capsys, logs["dead"], "--fail-on-findings")[0] == 1
+    status, out, _ = _report(capsys, logs["healthy"], "--fail-on-findings", "--json")
+    assert status == 0
+    document = json.loads(out)
+    assert document["findings"] == []
+    assert [layer["name"] for layer in document["layers"]][:3] == ["hidden_0", "norm_0", "elu_0"]
+
+
+def test_table_lists_layers_in_order_then_findings(logs: Any, capsys: Any) -> None:
+    status, out, _ = _report(capsys, logs["dead"])
+    assert status == 0
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["layer", "gradient_norm", "flow"]
+    assert [line.split()[0] for line in lines[1:6]] == [
+        "hidden_0",
+        "hidden_1",
+        "hidden_2",
+        "hidden_3",
+        "output",
+    ]
+    assert any(line.startswith("findings (") for line in lines)
+    assert "dead_units: dead units:" in out
+    _, healthy, _ = _report(capsys, logs["healthy"])
+    assert healthy.rstrip().endswith("no findings")
+
+
+def test_report_recomputes_with_the_callbacks_rules(tmp_path: Path) -> None:
+    callback = ActivationDiagnostics(tmp_path, probe=PROBE, every_n_steps=100, warn=False)
+    train(mlp("saturated", depth=20), [callback])  # logged at steps 0 and 20 (the end)
+    expected = activation_findings(
+        [
+            LayerActivation(name, s.dead_fraction, s.saturated_fraction)
+            for name, s in callback.last_statistics.items()
+        ],
+        step=20,
+    )
+    report = build_report(tmp_path, window=1)
+    assert [f for f in report.findings if f.step == 20] == expected
+    assert [f.step for f in report.findings if f.problem == "saturated_units"][-1] == 20
+
+
+def test_nonexistent_log_dir_is_named(tmp_path: Path, capsys: Any) -> None:
+    missing = tmp_path / "no_such_run"
+    status, out, err = _report(capsys, str(missing))
+    assert status == 2 and out == ""
+    assert f"Log directory '{missing}' does not exist" in err
+
+
+def test_log_dir_that_is_a_file_or_has_no_events(tmp_path: Path, capsys: Any) -> None:
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("hi")
+    assert "is a file, not a directory" in _report(capsys, str(a_file))[2]
+    status, _, err = _report(capsys, str(tmp_path))
+    assert status == 2 and "holds no TensorBoard event files" in err
+
+
+def test_bad_window(logs: Any, capsys: Any) -> None:
+    status, _, err = _report(capsys, logs["dead"], "--window", "0")
+    assert status == 2 and "Argument window must be an int >= 1. Received: window=0" in err
+
+
+def test_console_script_in_a_fresh_process(logs: Any) -> None:
+    dnnkit = Path(sys.executable).with_name("dnnkit")
+    result = subprocess.run(
+        [str(dnnkit), "report", logs["dead"], "--json", "--fail-on-findings"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stderr
+    problems = {f["problem"] for f in json.loads(result.stdout)["findings"]}
+    assert "dead_units" in problems
+
+
+# ---------------------------------------------------------------- hand-written event files
+
+
+def _write(log_dir: Path, scalars: dict[str, list[tuple[int, float]]], texts: Any = ()) -> None:
+    writer = tf.summary.create_file_writer(str(log_dir))
+    with writer.as_default():
+        for tag, points in scalars.items():
+            for step, value in points:
+                tf.summary.scalar(tag, value, step=step)
+        for step, text in texts:
+            tf.summary.text(_tags.FINDINGS, text, step=step)
+    writer.close()
+
+
+def test_layers_numbered_apart_by_two_callbacks_merge_in_order(tmp_path: Path) -> None:
+    # Gradients number only layers with weights; activations number every layer.
+    scalars = {
+        _tags.layer_tag(_tags.GRADIENT_NORM, 0, "dense"): [(10, 1.0)],
+        _tags.layer_tag(_tags.GRADIENT_NORM, 1, "dense_1"): [(10, 2.0)],
+        _tags.layer_tag(_tags.ACTIVATION_MEAN, 0, "dense"): [(10, 0.1)],
+        _tags.layer_tag(_tags.ACTIVATION_MEAN, 1, "relu"): [(10, 0.2)],
+        _tags.layer_tag(_tags.ACTIVATION_MEAN, 2, "dense_1"): [(10, 0.3)],
+    }
+    _write(tmp_path / "run", scalars)
+    report = build_report(tmp_path)  # the run is a sub-directory
+    assert [layer.name for layer in report.layers] == ["dense", "relu", "dense_1"]
+    assert report.layers[1].to_dict() == {"name": "relu", "activation_mean": pytest.approx(0.2)}
+
+
+def test_medians_over_the_last_window(tmp_path: Path) -> None:
+    tag = _tags.layer_tag(_tags.DEAD_FRACTION, 0, "dense")
+    _write(tmp_path, {tag: [(0, 1.0), (10, 0.1), (20, 0.2), (30, 0.9)]})
+    assert build_report(tmp_path, window=3).layers[0].values["dead_fraction"] == pytest.approx(0.2)
+    findings = build_report(tmp_path, window=1).findings
+    assert [(f.problem, f.layer, f.step) for f in findings] == [("dead_units", "dense", 30)]
+
+
+def test_logged_findings_and_nonfinite_step_are_kept(tmp_path: Path) -> None:
+    norm = _tags.layer_tag(_tags.GRADIENT_NORM, 0, "dense_1")
+    _write(
+        tmp_path,
+        {norm: [(50, 1.0)], _tags.NONFINITE_STEP: [(63, 63.0)]},
+        texts=[(40, "saturated units: 80% of dense_1's sigmoid/tanh units ..."), (45, "hello")],
+    )
+    findings = build_report(tmp_path).findings
+    assert [(f.problem, f.layer, f.step) for f in findings] == [
+        ("saturated_units", "dense_1", 40),
+        ("nonfinite_gradients", None, 63),
+    ]
+    assert "step 63" in findings[1].message
+
+
+def test_duplicates_keep_the_latest(tmp_path: Path) -> None:
+    text = "dead units: 70% of dense's units output nothing"
+    _write(
+        tmp_path,
+        {_tags.layer_tag(_tags.DEAD_FRACTION, 0, "dense"): [(5, 0.7)]},
+        [(1, text), (3, text)],
+    )
+    findings = build_report(tmp_path).findings
+    assert [(f.problem, f.step) for f in findings] == [("dead_units", 5)]
+
+
+def test_finding_from_text() -> None:
+    layers = ["dense", "dense_1", "encoder.dense"]
+    assert finding_from_text("no problem here", 1, layers) is None
+    nan = finding_from_text("non-finite gradients: NaN at step 3, in dense_1 (the layer", 3, layers)
+    assert nan is not None and (nan.problem, nan.layer) == ("nonfinite_gradients", "dense_1")
+    nested = finding_from_text("vanishing gradients: encoder.dense's norm is tiny.", 9, layers)
+    assert nested is not None and (nested.problem, nested.layer) == (
+        "vanishing_gradients",
+        "encoder.dense",
+    )
+    ends = finding_from_text("exploding gradients: worst is dense.", 9, layers)
+    assert ends is not None and ends.layer == "dense"
