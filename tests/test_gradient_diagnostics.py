@@ -14,7 +14,6 @@ from keras_dnnkit.callbacks import DiagnosticsWarning, GradientDiagnostics
 from keras_dnnkit.data import load_digits
 from keras_dnnkit.diagnostics import _tags
 from keras_dnnkit.diagnostics._events import read_histogram_tags, read_scalars, read_texts
-from keras_dnnkit.diagnostics._tensorboard import FROZEN_LAYERS
 from keras_dnnkit.errors import NonfiniteGradientsError
 
 pytestmark = pytest.mark.slow
@@ -184,7 +183,11 @@ def first_nonfinite_step(digits, steps: int) -> tuple[int, str]:
         with tf.GradientTape() as tape:
             loss = model.compute_loss(x=x, y=y, y_pred=model(x, training=True))
         grads = tape.gradient(loss, model.trainable_variables)
-        bad = [v.path for g, v in zip(grads, model.trainable_variables) if not np.isfinite(g).all()]
+        bad = [
+            v.path
+            for g, v in zip(grads, model.trainable_variables, strict=False)
+            if not np.isfinite(g).all()
+        ]
         if bad:
             return step, bad[-1].split("/")[-2]
         model.optimizer.apply(grads, model.trainable_variables)
@@ -235,7 +238,9 @@ def test_raise_names_the_layer_and_step_and_restores_the_optimizer(digits, nan_s
     with pytest.raises(NonfiniteGradientsError, match=f"step {nan_step[0]}") as raised:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model.fit(x, y, batch_size=256, epochs=60, shuffle=False, verbose=0, callbacks=[callback])
+            model.fit(
+                x, y, batch_size=256, epochs=60, shuffle=False, verbose=0, callbacks=[callback]
+            )
     assert (raised.value.step, raised.value.layer) == nan_step
     assert nan_step[1] in str(raised.value)
     assert all(np.isfinite(w).all() for w in model.get_weights())

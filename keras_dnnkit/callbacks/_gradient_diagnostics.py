@@ -220,6 +220,9 @@ class GradientDiagnostics(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         """Note the step the epoch starts at; findings may be reported again."""
         self._epoch_start = int(_number(self.model.optimizer.iterations))
+        # Keras reports a short last execution (steps_per_execution > 1) as a full one, so
+        # the host's count can run ahead within an epoch: start each epoch from the truth.
+        self._fetched_at = self._epoch_start
         self._reported = set()
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:

@@ -1,0 +1,232 @@
+"""GradientDiagnostics under XLA, multi-step execution, mixed precision, clipping, MirroredStrategy.
+
+It measures the gradients that are applied, and leaves saving, loading and resuming intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_dnnkit.callbacks import GradientDiagnostics
+from keras_dnnkit.data import load_digits
+from keras_dnnkit.diagnostics import _tags
+from keras_dnnkit.diagnostics._events import read_scalars, read_texts
+from keras_dnnkit.diagnostics._tensorboard import FROZEN_LAYERS
+
+pytestmark = pytest.mark.slow
+TESTS = Path(__file__).parent
+STEPS, EVERY, BATCH = 6, 2, 16
+LAYERS = ["inner/a", "inner/bn", "out"]  # "frozen" is skipped
+
+
+@pytest.fixture(scope="module")
+def batch():
+    split = load_digits()
+    return split.x_train[:64], split.y_train[:64]
+
+
+def build(clipnorm=None, jit_compile=False, steps_per_execution=1) -> keras.Model:
+    """A nested model with a multi-variable layer (batch norm) and a frozen layer."""
+    keras.utils.set_random_seed(7)
+    inner = keras.Sequential(
+        [
+            keras.Input((64,)),
+            keras.layers.Dense(24, activation="elu", name="a"),
+            keras.layers.BatchNormalization(name="bn"),
+        ],
+        name="inner",
+    )
+    frozen = keras.layers.Dense(16, activation="elu", name="frozen")
+    frozen.trainable = False
+    model = keras.Sequential(
+        [keras.Input((64,)), inner, frozen, keras.layers.Dense(10, name="out")], name="outer"
+    )
+    model.compile(
+        keras.optimizers.SGD(0.05, clipnorm=clipnorm),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=jit_compile,
+        steps_per_execution=steps_per_execution,
+    )
+    return model
+
+
+class _Weights(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.after = [self.model.get_weights()]
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.after.append(self.model.get_weights())
+
+
+def reference(x, y, clipnorm):
+    """Per logged step and layer: the tape gradient norm and ||delta w|| / ||w||, one device."""
+    model = build(clipnorm)
+    weights = _Weights()
+    model.fit(x, y, batch_size=BATCH, epochs=STEPS * BATCH // len(x) + 1, shuffle=False,
+              verbose=0, callbacks=[weights], steps_per_epoch=None)  # fmt: skip
+    paths = {id(v): v.path for v in model.trainable_variables}
+    expected = {}
+    for step in range(EVERY, STEPS + 1, EVERY):
+        model.set_weights(weights.after[step - 1])
+        start = (step - 1) % (len(x) // BATCH) * BATCH
+        xb, yb = x[start : start + BATCH], y[start : start + BATCH]
+        with tf.GradientTape() as tape:
+            loss = model.compute_loss(x=xb, y=yb, y_pred=model(xb, training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        before, after = weights.after[step - 1], weights.after[step]
+        index = {id(v): i for i, v in enumerate(model.weights)}
+        for layer in LAYERS:
+            name = layer.split("/")[-1]
+            mine = [
+                (g, index[id(v)])
+                for g, v in zip(grads, model.trainable_variables, strict=False)
+                if paths[id(v)].split("/")[-2] == name
+            ]
+            norm = np.sqrt(
+                sum(float(tf.reduce_sum(tf.square(tf.cast(g, "float32")))) for g, _ in mine)
+            )
+            delta = np.sqrt(sum(np.sum((after[i] - before[i]) ** 2) for _, i in mine))
+            size = np.sqrt(sum(np.sum(before[i] ** 2) for _, i in mine))
+            expected[(step, layer)] = (norm, delta / size)
+    return expected
+
+
+def measured(x, y, log_dir, **compile_args):
+    model = build(**compile_args)
+    callback = GradientDiagnostics(log_dir, every_n_steps=EVERY, per_variable=True)
+    model.fit(x, y, batch_size=BATCH, epochs=STEPS * BATCH // len(x) + 1, shuffle=False,
+              verbose=0, callbacks=[callback])  # fmt: skip
+    return model, read_scalars(log_dir)
+
+
+def check(scalars, expected, rtol):
+    for index, layer in enumerate(LAYERS):
+        norms = dict(scalars[_tags.layer_tag(_tags.GRADIENT_NORM, index, layer)])
+        ratios = dict(scalars[_tags.layer_tag(_tags.UPDATE_RATIO, index, layer)])
+        for step in range(EVERY, STEPS + 1, EVERY):
+            norm, ratio = expected[(step, layer)]
+            assert norms[step] == pytest.approx(norm, rel=rtol), (layer, step)
+            assert ratios[step] == pytest.approx(ratio, rel=rtol), (layer, step)
+
+
+@pytest.fixture(scope="module")
+def plain_reference(batch):
+    return reference(*batch, clipnorm=None)
+
+
+@pytest.mark.parametrize(
+    "compile_args",
+    [{}, {"jit_compile": True}, {"steps_per_execution": 3}],
+    ids=["graph", "jit_compile", "steps_per_execution"],
+)
+def test_statistics_equal_an_independent_gradient_tape(
+    batch, plain_reference, tmp_path, compile_args
+):
+    model, scalars = measured(*batch, tmp_path, **compile_args)
+    check(scalars, plain_reference, rtol=1e-4)
+    assert "_backend_apply_gradients" not in vars(model.optimizer)
+
+
+def test_per_variable_frozen_and_nested_layers(batch, tmp_path):
+    _, scalars = measured(*batch, tmp_path)
+    prefix = _tags.GRADIENT_NORM + "/per_variable"
+    per_variable = sorted(t for t in scalars if t.startswith(prefix + "/"))
+    assert [t.split("/")[-1] for t in per_variable] == [
+        "00_inner.a.kernel", "01_inner.a.bias", "02_inner.bn.gamma", "03_inner.bn.beta",
+        "04_out.kernel", "05_out.bias",
+    ]  # fmt: skip
+    layer_norm = scalars[_tags.layer_tag(_tags.GRADIENT_NORM, 1, "inner/bn")][-1][1]
+    parts = [scalars[t][-1][1] for t in per_variable[2:4]]
+    assert layer_norm == pytest.approx(np.linalg.norm(parts), rel=1e-6)
+    assert not any("frozen" in t for t in scalars)
+    assert read_texts(tmp_path)[FROZEN_LAYERS] == [(0, "frozen layers, not measured: frozen")]
+
+
+def test_clipnorm_reports_the_norm_before_clipping(batch, tmp_path):
+    expected = reference(*batch, clipnorm=0.01)
+    _, scalars = measured(*batch, tmp_path, clipnorm=0.01)
+    check(scalars, expected, rtol=1e-4)
+    assert min(v for _, v in scalars[_tags.layer_tag(_tags.GRADIENT_NORM, 2, "out")]) > 0.05
+
+
+def test_mixed_precision_reports_unscaled_gradients(batch, tmp_path):
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        expected = reference(*batch, clipnorm=None)
+        model, scalars = measured(*batch, tmp_path)
+        assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+        assert float(model.optimizer.dynamic_scale) > 1000
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    check(scalars, expected, rtol=3e-2)  # float16 arithmetic; a loss-scaled norm is 32768x off
+    assert "_backend_apply_gradients" not in vars(model.optimizer.inner_optimizer)
+
+
+def test_resumed_training_continues_the_steps(batch, tmp_path):
+    x, y = batch
+    model = build()
+    for epochs in (2, 1):
+        callback = GradientDiagnostics(tmp_path, every_n_steps=3)
+        model.fit(
+            x, y, batch_size=BATCH, epochs=epochs, shuffle=False, verbose=0, callbacks=[callback]
+        )
+    steps = [s for s, _ in read_scalars(tmp_path)[_tags.GRADIENT_GLOBAL_NORM]]
+    assert steps == [3, 6, 9, 12]
+    assert int(model.optimizer.iterations) == 12
+
+
+def _python(code: str) -> str:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=180
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_saved_models_load_with_plain_keras_and_their_optimizer_state(batch, tmp_path):
+    x, y = batch
+    model = build()
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
+    checkpoint = keras.callbacks.ModelCheckpoint(str(tmp_path / "epoch{epoch}.keras"))
+    diagnostics = GradientDiagnostics(tmp_path / "logs", every_n_steps=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(x, y, batch_size=BATCH, epochs=2, verbose=0, callbacks=[diagnostics, checkpoint])
+    model.save(tmp_path / "final.keras")
+    code = (
+        "import json, sys, keras\n"
+        "out = {}\n"
+        "for name in ('epoch1', 'final'):\n"
+        f"    m = keras.saving.load_model({str(tmp_path)!r} + '/' + name + '.keras')\n"
+        "    out[name] = [type(m.optimizer).__name__, int(m.optimizer.iterations)]\n"
+        "out['dnnkit_imported'] = 'keras_dnnkit' in sys.modules\n"
+        "print(json.dumps(out))\n"
+    )
+    loaded = json.loads(_python(code))
+    assert loaded == {"epoch1": ["Adam", 4], "final": ["Adam", 8], "dnnkit_imported": False}
+
+
+def test_mirrored_strategy_statistics_equal_one_device():
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(
+        [sys.executable, str(TESTS / "_mirrored_gradients.py"), "0"],
+        capture_output=True, text=True, env=env, timeout=240,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = json.loads(result.stdout.strip().splitlines()[-1])
+    single, mirrored = runs["single"], runs["mirrored"]
+    assert _tags.layer_tag(_tags.GRADIENT_NORM, 0, "hidden") in single
+    assert single.keys() == mirrored.keys()
+    for tag, value in single.items():
+        assert mirrored[tag] == pytest.approx(value, rel=1e-5, abs=1e-7), tag
