@@ -24,6 +24,7 @@ from keras_dnnkit.errors import (
     UnknownComponentError,
 )
 from keras_dnnkit.hookspecs import hookimpl
+from keras_dnnkit.lr_finder import LRFinderResult, find_learning_rate
 from keras_dnnkit.registry import (
     Component,
     PluginInfo,
@@ -44,6 +45,7 @@ __all__ = [
     "DnnkitError",
     "DuplicateComponentError",
     "Kind",
+    "LRFinderResult",
     "MCPrediction",
     "PluginError",
     "PluginInfo",
@@ -56,6 +58,7 @@ __all__ = [
     "callbacks",
     "constraints",
     "default_registry",
+    "find_learning_rate",
     "get",
     "hookimpl",
     "initializers",

@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "keras_dnnkit.cli.list_command",
     "keras_dnnkit.cli.demo_command",
     "keras_dnnkit.cli.report_command",
+    "keras_dnnkit.cli.lr_find_command",
 )
 """Modules whose ``add_parser`` adds a sub-command, in the order ``--help`` lists them."""
 

@@ -1,0 +1,233 @@
+"""The learning-rate range test: train briefly with an exponentially growing rate, watch the loss.
+
+:func:`find_learning_rate` leaves the model as it found it (weights, optimizer state and step
+counter) and returns an :class:`LRFinderResult` with the curve, suggestions and a plot.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+import numpy as np
+
+from keras_dnnkit._validation import check_open_interval, check_positive
+
+
+@dataclass(frozen=True)
+class LRFinderResult:
+    """What a range test measured: the rates tried and the smoothed per-batch losses.
+
+    Attributes:
+        learning_rates: the rate of each step, growing exponentially.
+        losses: the debiased exponential moving average of the per-batch losses.
+        raw_losses: the per-batch losses themselves.
+        stop_reason: ``"completed"``, ``"diverged"`` (loss > ``divergence_factor`` x best) or
+            ``"nan"``.
+
+    Example:
+        >>> result = LRFinderResult(np.logspace(-4, 0, 20), np.linspace(2, 1, 20) ** 2,
+        ...                         np.zeros(20), "completed")
+        >>> round(result.minimum_over_10, 3)
+        0.1
+    """
+
+    learning_rates: np.ndarray
+    losses: np.ndarray
+    raw_losses: np.ndarray
+    stop_reason: str
+    suggestions: dict[str, float] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self,
+            "suggestions",
+            {
+                "steepest": self.steepest,
+                "minimum_over_10": self.minimum_over_10,
+                "valley": self.valley,
+            },
+        )
+
+    @property
+    def steepest(self) -> float:
+        """The rate where the loss falls fastest against ``log10(rate)``.
+
+        The first 10 % and the last 5 % of the points are left out: at the start the average
+        is still noisy, at the end the loss is already diverging.
+        """
+        rates, losses = self.learning_rates, self.losses
+        if len(rates) < 3:
+            return float(rates[0])
+        start, end = max(1, len(rates) // 10), len(rates) - max(1, len(rates) // 20)
+        if end - start < 2:
+            start, end = 0, len(rates)
+        slopes = np.gradient(losses[start:end], np.log10(rates[start:end]))
+        return float(rates[start + int(np.argmin(slopes))])
+
+    @property
+    def minimum_over_10(self) -> float:
+        """A tenth of the rate at the lowest smoothed loss (fastai's classic rule)."""
+        return float(self.learning_rates[int(np.argmin(self.losses))] / 10)
+
+    @property
+    def valley(self) -> float:
+        """Fastai's ``valley``: two thirds down the longest stretch of decreasing loss."""
+        losses, count = self.losses, len(self.losses)
+        longest = [1] * count
+        best_start, best_end = 0, 0
+        for i in range(1, count):
+            for j in range(i):
+                if losses[i] < losses[j] and longest[i] < longest[j] + 1:
+                    longest[i] = longest[j] + 1
+            if longest[best_end] < longest[i]:
+                best_end, best_start = i, i - longest[i]
+        sections = (best_end - best_start) / 3
+        index = best_start + int(sections) + int(sections / 2)
+        return float(self.learning_rates[min(index, count - 1)])
+
+    def plot(self, *, mark: str = "valley") -> Any:
+        """Plot loss against rate (log axis), marking a suggestion; return a matplotlib Figure.
+
+        Example:
+            >>> result = LRFinderResult(np.logspace(-4, 0, 20), np.linspace(2, 1, 20),
+            ...                         np.zeros(20), "completed")
+            >>> result.plot().axes[0].get_xscale()
+            'log'
+        """
+        from matplotlib.figure import Figure
+
+        figure = Figure(figsize=(6, 4))
+        axes = figure.add_subplot()
+        axes.plot(self.learning_rates, self.losses, label="smoothed loss")
+        axes.plot(self.learning_rates, self.raw_losses, alpha=0.3, label="batch loss")
+        axes.set_xscale("log")
+        axes.set_xlabel("learning rate")
+        axes.set_ylabel("loss")
+        suggested = self.suggestions[mark]
+        axes.axvline(suggested, color="tab:red", ls="--", label=f"{mark}: {suggested:.2g}")
+        finite = self.losses[np.isfinite(self.losses)]
+        if finite.size:
+            axes.set_ylim(top=min(float(finite.max()), 4 * float(finite.min()) + 1e-12) * 1.05)
+        axes.legend()
+        figure.tight_layout()
+        return figure
+
+
+def _batches(x: Any, y: Any, batch_size: int, steps: int, seed: int) -> Any:
+    """Yield ``steps`` batches, reshuffling the data at each pass."""
+    count = len(x)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(count)
+    position = 0
+    for _ in range(steps):
+        if position + batch_size > count:
+            order, position = rng.permutation(count), 0
+        index = order[position : position + batch_size]
+        position += batch_size
+        yield x[index], (None if y is None else y[index])
+
+
+def find_learning_rate(
+    model: keras.Model,
+    x: Any,
+    y: Any = None,
+    *,
+    min_lr: float = 1e-7,
+    max_lr: float = 10.0,
+    steps: int = 100,
+    batch_size: int = 32,
+    smoothing: float = 0.98,
+    divergence_factor: float = 4.0,
+    seed: int = 0,
+) -> LRFinderResult:
+    """Run an exponential learning-rate range test on a compiled model; leave it unchanged.
+
+    For ``steps`` batches the rate grows from ``min_lr`` to ``max_lr`` geometrically; each
+    batch's own loss (not Keras' running mean) goes into a debiased exponential moving
+    average. The test stops when that average exceeds ``divergence_factor`` times its best,
+    or the loss is not finite. Afterwards the model's weights, the optimizer's variables
+    (its state and step counter) and its learning rate (float or schedule) are restored.
+
+    Args:
+        model: a compiled Keras model.
+        x: input array (NumPy-indexable).
+        y: target array, or ``None``.
+        min_lr: the first rate, > 0.
+        max_lr: the last rate, > ``min_lr``.
+        steps: number of batches, >= 2.
+        batch_size: examples per batch, > 0.
+        smoothing: the moving average's factor, in (0, 1).
+        divergence_factor: stop when the smoothed loss exceeds this times its best, > 1.
+        seed: seed of the batch order.
+
+    Example:
+        >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        >>> model.compile(keras.optimizers.SGD(), "mse")
+        >>> x = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
+        >>> result = find_learning_rate(model, x, x.sum(1), steps=20, batch_size=16)
+        >>> len(result.learning_rates) <= 20, int(model.optimizer.iterations.numpy())
+        (True, 0)
+    """
+    check_positive("min_lr", min_lr)
+    if not max_lr > min_lr:
+        raise ValueError(
+            f"Argument max_lr must be > min_lr ({min_lr!r}). Received: max_lr={max_lr!r}"
+        )
+    if not (isinstance(steps, int) and steps >= 2):
+        raise ValueError(f"Argument steps must be an integer >= 2. Received: steps={steps!r}")
+    check_positive("batch_size", batch_size)
+    check_open_interval("smoothing", smoothing, 0.0, 1.0)
+    if not divergence_factor > 1:
+        raise ValueError(
+            "Argument divergence_factor must be > 1. "
+            f"Received: divergence_factor={divergence_factor!r}"
+        )
+    if getattr(model, "optimizer", None) is None or not getattr(model, "compiled", False):
+        raise ValueError("find_learning_rate() needs a compiled model: call model.compile() first.")
+    x = np.asarray(x)
+    y = None if y is None else np.asarray(y)
+    batch_size = min(int(batch_size), len(x))
+    if not model.built:
+        model(x[:1])
+    optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+
+    weights = model.get_weights()
+    optimizer_state = [np.array(v.numpy()) for v in model.optimizer.variables]
+    original_rate = optimizer._learning_rate
+    rate = keras.Variable(min_lr, dtype="float32", trainable=False, name="lr_finder_rate")
+    object.__setattr__(optimizer, "_learning_rate", rate)  # untracked: not an optimizer variable
+    model.train_function = None  # the cached step read the original rate
+    rates, smoothed, raw = [], [], []
+    average, best, stop_reason = 0.0, math.inf, "completed"
+    ratio = max_lr / min_lr
+    try:
+        for step, (x_batch, y_batch) in enumerate(_batches(x, y, batch_size, steps, seed)):
+            learning_rate = min_lr * ratio ** (step / (steps - 1))
+            rate.assign(learning_rate)
+            logs = model.train_on_batch(x_batch, y_batch, return_dict=True)
+            loss = float(logs["loss"])
+            if not math.isfinite(loss):  # not recorded: the curve stays finite
+                stop_reason = "nan"
+                break
+            rates.append(learning_rate)
+            raw.append(loss)
+            average = smoothing * average + (1 - smoothing) * loss
+            value = average / (1 - smoothing ** (step + 1))
+            smoothed.append(value)
+            best = min(best, value)
+            if value > divergence_factor * best:
+                stop_reason = "diverged"
+                break
+    finally:
+        object.__setattr__(optimizer, "_learning_rate", original_rate)
+        model.train_function = None
+        model.set_weights(weights)
+        for variable, saved in zip(model.optimizer.variables, optimizer_state, strict=True):
+            variable.assign(saved)
+        model.reset_metrics()
+    return LRFinderResult(np.array(rates), np.array(smoothed), np.array(raw), stop_reason)
