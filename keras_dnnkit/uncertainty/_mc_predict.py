@@ -12,6 +12,9 @@ from keras_dnnkit.uncertainty._noise import find_stochastic_layers, stochastic_t
 from keras_dnnkit.uncertainty._result import TASKS, MCPrediction, looks_like_probabilities
 from keras_dnnkit.uncertainty._sampler import Sampler, get_sampler
 
+#: Inputs per pass through the deterministic part, unless ``batch_size`` says otherwise.
+DEFAULT_BATCH_SIZE = 1024
+
 
 def _check_count(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -103,11 +106,12 @@ def mc_predict(
         model: a trained Keras model containing dropout-family layers.
         x: inputs, an array with the inputs on axis 0 (a list of arrays for several inputs).
         samples: number of Monte-Carlo samples per input (>= 1).
-        batch_size: inputs per block (the deterministic part runs per block). Default: as many
-            as fit ``max_rows_per_chunk`` with all their samples.
+        batch_size: inputs per pass through the deterministic part (default 1024); the
+            stochastic passes then take as many of them as ``max_rows_per_chunk`` allows.
         seed: makes the result reproducible; ``None`` draws a fresh seed.
-        max_rows_per_chunk: memory bound: tiled rows per forward pass. Default: enough to keep
-            the stochastic part's activations of one pass under about 256 MB.
+        max_rows_per_chunk: memory bound: tiled rows per stochastic forward pass. Default:
+            as many as keep the stochastic part's activations of one pass under about 64 MB
+            (8192 rows for subclassed models).
         return_samples: keep the raw samples, shape ``(samples, inputs, ...)``, in the result.
         task: ``"classification"`` (probability outputs, e.g. softmax; one sigmoid output
             counts as two classes), ``"regression"``, or ``"auto"`` (classification when every
@@ -147,8 +151,9 @@ def mc_predict(
     inputs = _as_inputs(sampler, x)
     count = len(inputs[0])
     max_rows = max_rows_per_chunk or sampler.default_rows
-    block = batch_size or max(1, max_rows // samples)
-    per_pass = min(samples, max(1, max_rows // block))
+    block = batch_size or DEFAULT_BATCH_SIZE
+    per_chunk = max(1, min(block, max_rows // samples))
+    per_pass = min(samples, max(1, max_rows // per_chunk))
     base = int(np.random.SeedSequence(seed).generate_state(1, np.uint32)[0])
     chosen = None if task == "auto" else task
     parts = []
@@ -156,13 +161,16 @@ def mc_predict(
     for start in range(0, count, block):
         rows = [array[start : start + block] for array in inputs]
         frontier = sampler.frontier(rows)
-        pieces = []
-        for first in range(0, samples, per_pass):
-            repeats = min(per_pass, samples - first)
-            pieces.append(sampler.sample(frontier, repeats, (base, chunk), rows))
-            chunk += 1
-        stack = np.moveaxis(np.concatenate(pieces, axis=1), 1, 0)
-        if chosen is None:
-            chosen = "classification" if looks_like_probabilities(stack) else "regression"
-        parts.append(MCPrediction.from_samples(stack, chosen, keep_samples=return_samples))
+        for first in range(0, len(rows[0]), per_chunk):
+            chunk_rows = [array[first : first + per_chunk] for array in rows]
+            chunk_frontier = [tensor[first : first + per_chunk] for tensor in frontier]
+            pieces = []
+            for done in range(0, samples, per_pass):
+                repeats = min(per_pass, samples - done)
+                pieces.append(sampler.sample(chunk_frontier, repeats, (base, chunk), chunk_rows))
+                chunk += 1
+            stack = np.moveaxis(np.concatenate(pieces, axis=1), 1, 0)
+            if chosen is None:
+                chosen = "classification" if looks_like_probabilities(stack) else "regression"
+            parts.append(MCPrediction.from_samples(stack, chosen, keep_samples=return_samples))
     return MCPrediction.concatenate(parts)

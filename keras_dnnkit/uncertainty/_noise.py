@@ -85,6 +85,24 @@ def _concrete_noise_shape(inputs: Any, noise_shape: Sequence[int | None] | None)
     return tf.stack([shape[i] if d is None else d for i, d in enumerate(noise_shape)])
 
 
+def _keep_mask(noise_shape: Any, rate: float, seed: Any) -> tuple[Any, float]:
+    """Return a boolean keep-mask and the keep probability it was drawn with.
+
+    Each mask entry uses 16 random bits (two entries per 32-bit draw, half the random-number
+    cost of ``tf.nn.experimental.stateless_dropout``), so the rate is resolved to 1/65536; the
+    returned keep probability is the exact one, and scaling by its inverse keeps the layer
+    unbiased.
+    """
+    threshold = min(65535, max(1, round(rate * 65536)))
+    size = tf.reduce_prod(noise_shape)
+    bits = tf.random.stateless_uniform(
+        tf.reshape((size + 1) // 2, [1]), seed=seed, minval=None, maxval=None, dtype=tf.uint32
+    )
+    halves = tf.reshape(tf.bitcast(bits, tf.uint16), [-1])[:size]
+    keep = tf.reshape(halves >= tf.constant(threshold, tf.uint16), noise_shape)
+    return keep, 1.0 - threshold / 65536
+
+
 def _dropout(layer: Any, inputs: Any, seed: Any) -> Any:
     rate = float(layer.rate)
     if rate == 0.0:
@@ -95,9 +113,9 @@ def _dropout(layer: Any, inputs: Any, seed: Any) -> Any:
         noise_shape = tf.stack([tf.cast(d, tf.int32) for d in layer._get_noise_shape(inputs)])
     else:
         noise_shape = _concrete_noise_shape(inputs, layer.noise_shape)
-    return tf.nn.experimental.stateless_dropout(
-        inputs, rate=rate, noise_shape=noise_shape, seed=seed
-    )
+    keep, keep_probability = _keep_mask(noise_shape, rate, seed)
+    scaled = inputs * tf.cast(1.0 / keep_probability, inputs.dtype)
+    return tf.where(keep, scaled, tf.zeros_like(inputs))
 
 
 def _alpha_dropout(layer: Any, inputs: Any, seed: Any) -> Any:
