@@ -303,3 +303,22 @@ def test_warnings_can_be_turned_off(tmp_path: Path) -> None:
     caught = train(model, [callback])
     assert [f.problem for f in callback.findings] == ["dead_units"]
     assert not any("dead units" in str(w.message) for w in caught)
+
+
+class _CountingLayer(keras.layers.Layer):
+    calls = 0
+
+    def call(self, x: Any) -> Any:
+        _CountingLayer.calls += 1
+        return x
+
+
+def test_probe_runs_each_layer_once_after_sequential_add() -> None:
+    # Sequential.add re-calls every layer on each rebuild; the probe must tap the final graph.
+    model = keras.Sequential([keras.Input((3,))])
+    for _ in range(5):
+        model.add(_CountingLayer())
+    probe = LayerProbe(model)
+    _CountingLayer.calls = 0
+    values = probe(np.ones((2, 3), "float32"))
+    assert _CountingLayer.calls == 5 and len(values) == 5

@@ -54,11 +54,31 @@ def _is_graph_model(layer: Any) -> bool:
     return isinstance(layer, keras.Model) and bool(getattr(layer, "outputs", None))
 
 
-def _node_tensors(layer: Any, attribute: str) -> list[Any]:
-    # keras.Operation's own `input`/`output`: the tensors of the layer's first call in the
-    # enclosing graph. Functional models override `input`/`output` with their inner tensors.
-    tensors = getattr(keras.Operation, attribute).fget(layer)
-    return list(keras.tree.flatten(tensors))
+def _graph_nodes(outputs: Sequence[Any]) -> dict[int, Any]:
+    """The call nodes that produce ``outputs``, found by walking back through the graph."""
+    nodes: dict[int, Any] = {}
+    stack = list(outputs)
+    while stack:
+        history = getattr(stack.pop(), "_keras_history", None)
+        if history is None:
+            continue
+        node = history.operation._inbound_nodes[history.node_index]
+        if id(node) not in nodes:
+            nodes[id(node)] = node
+            stack.extend(keras.tree.flatten(node.input_tensors))
+    return nodes
+
+
+def _node_tensors(layer: Any, graph: dict[int, Any]) -> tuple[list[Any], list[Any]]:
+    """The layer's input and output tensors in the model's graph.
+
+    A layer can have several call nodes: ``Sequential.add`` re-calls every layer each time
+    it rebuilds the graph. Tapping the current graph's node (not the first one) makes the
+    extractor one pass over the network instead of one pass per rebuilt chain.
+    """
+    node = next((n for n in layer._inbound_nodes if id(n) in graph), layer._inbound_nodes[0])
+    inputs = list(keras.tree.flatten(node.input_tensors))
+    return inputs, list(keras.tree.flatten(node.output_tensors))
 
 
 @dataclass(frozen=True)
@@ -86,11 +106,11 @@ class _GraphProbe:
         self.end: int = start
         wanted: dict[int, Any] = {}
         index = start
+        graph = _graph_nodes(model.outputs)
         for layer in model.layers:
             if isinstance(layer, keras.layers.InputLayer):
                 continue
-            inputs = _node_tensors(layer, "input")
-            outputs = _node_tensors(layer, "output")
+            inputs, outputs = _node_tensors(layer, graph)
             for tensor in inputs + outputs:
                 wanted.setdefault(id(tensor), tensor)
             path = f"{prefix}{layer.name}"
