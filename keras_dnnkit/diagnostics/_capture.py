@@ -177,9 +177,11 @@ class GradientCapture:
         measured = [(s, g) for s, g in zip(slots, observed_grads, strict=False) if s is not None]
         step = tf.cast(optimizer.iterations, tf.int64) + 1
 
-        finite = _statistics.finite_flags([[g] for _, g in measured])
-        all_finite = tf.reduce_all(finite)
-        self._record_nonfinite(step, finite, [s for s, _ in measured], all_finite)
+        # Any NaN/Inf makes the sum of all gradients non-finite: one sum per variable each
+        # step; the exact per-variable test runs only when that sum is not finite.
+        measured_grads = [g for _, g in measured]
+        all_finite = _statistics.all_finite(measured_grads)
+        self._record_nonfinite(step, measured_grads, [s for s, _ in measured], all_finite)
 
         every = self.every_n_steps
         index = tf.where(tf.equal(step % every, 0), APPLY_AND_MEASURE, APPLY)
@@ -201,10 +203,13 @@ class GradientCapture:
             (tuple(grads), tuple(observed_grads), tuple(trainable_variables)),
         )
 
-    def _record_nonfinite(self, step: Any, finite: Any, slots: list[int], all_finite: Any) -> None:
+    def _record_nonfinite(
+        self, step: Any, grads: list[Any], slots: list[int], all_finite: Any
+    ) -> None:
         layers = tf.constant(self.layer_of_variable[slots], dtype=tf.int32)
 
         def record() -> None:
+            finite = _statistics.finite_flags([[g] for g in grads])
             self.nonfinite_step.assign(step)
             self.nonfinite_layer.assign(tf.reduce_max(tf.where(finite, -1, layers)))
 

@@ -48,6 +48,21 @@ def finite_flags(grads_by_group: Sequence[Sequence[Any]]) -> Any:
     return tf.stack(flags)
 
 
+def all_finite(grads: Sequence[Any]) -> Any:
+    """True when no gradient holds NaN or Inf; one reduction per gradient.
+
+    A NaN or Inf anywhere makes the total non-finite. The total can also overflow when
+    every value is finite but the sum exceeds float32's range (~3e38): such gradients are
+    counted as non-finite, which they effectively are.
+
+    Example:
+        >>> import tensorflow as tf
+        >>> bool(all_finite([tf.constant([1.0]), tf.constant([float("inf"), 0.0])]))
+        False
+    """
+    return tf.math.is_finite(tf.add_n([tf.reduce_sum(_values(g)) for g in grads]))
+
+
 def gradient_rows(
     grads_by_group: Sequence[Sequence[Any]], variables_by_group: Sequence[Sequence[Any]]
 ) -> Any:
