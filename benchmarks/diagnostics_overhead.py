@@ -20,11 +20,11 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402 -- after the log level is set
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
 
-from keras_dnnkit.callbacks import GradientDiagnostics  # noqa: E402
+from keras_dnnkit.callbacks import GradientDiagnostics
 
 DEPTH, WIDTH, BATCH, EVERY = 20, 100, 256, 100
 
