@@ -1,6 +1,7 @@
 """MC dropout speed: the Python loop recipe vs ``mc_predict`` vs the floor, side by side.
 
-Run: ``python benchmarks/mc_dropout.py`` (about a minute on 2 CPU cores) or ``--quick``.
+Run: ``python benchmarks/mc_dropout.py`` (a few minutes on 2 CPU cores) or ``--quick``
+(100 inputs, 10 samples, one repeat: a smoke test, not a measurement).
 
 Cases (100 samples each):
   (a) small CNN on 8x8 digits, dropout only in the dense head, 1,000 inputs;
@@ -92,13 +93,14 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
     parser.add_argument("--quick", action="store_true", help="few inputs and repeats (smoke)")
     args = parser.parse_args(argv)
     count, small, repeats = (100, 10, 1) if args.quick else (1000, 10, 5)
+    samples = 10 if args.quick else SAMPLES
     loop_repeats = 1 if args.quick else 3  # the loop is slow and its spread small
 
     split = load_digits()
     images = np.concatenate([split.x_train, split.x_valid, split.x_test])[:count]
     x_cnn = images.reshape(-1, 8, 8, 1)
     x_mlp = images
-    print(f"MC dropout, {SAMPLES} samples; {platform.processor() or platform.machine()}, ", end="")
+    print(f"MC dropout, {samples} samples; {platform.processor() or platform.machine()}, ", end="")
     print(f"{os.cpu_count()} CPU cores; warm medians of {repeats} ({loop_repeats} for the loop)")
     header = f"{'case':<34} {'loop':>12} {'mc_predict':>12} {'floor':>12} "
     print(header + f"{'vs loop':>9} {'vs floor':>8}")
@@ -108,24 +110,24 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
     forward = keras.Model(model.inputs, model.outputs)  # a plain compiled forward pass
     results["cnn"] = row(
         f"(a) CNN, dropout in head, {count} in",
-        median_time(lambda: loop_recipe(model, x_cnn, SAMPLES), loop_repeats),
-        median_time(lambda: mc_predict(model, x_cnn, SAMPLES, seed=0), repeats),
+        median_time(lambda: loop_recipe(model, x_cnn, samples), loop_repeats),
+        median_time(lambda: mc_predict(model, x_cnn, samples, seed=0), repeats),
         median_time(lambda: forward.predict(x_cnn, batch_size=count, verbose=0), repeats),
     )
 
     model = mlp()
-    tiled = np.repeat(x_mlp, SAMPLES, axis=0)
+    tiled = np.repeat(x_mlp, samples, axis=0)
     results["mlp"] = row(
         f"(b) MLP 4x256, {count} in",
-        median_time(lambda: loop_recipe(model, x_mlp, SAMPLES), loop_repeats),
-        median_time(lambda: mc_predict(model, x_mlp, SAMPLES, seed=0), repeats),
+        median_time(lambda: loop_recipe(model, x_mlp, samples), loop_repeats),
+        median_time(lambda: mc_predict(model, x_mlp, samples, seed=0), repeats),
         median_time(lambda: model.predict(tiled, batch_size=16_384, verbose=0), repeats),
     )
     few = x_mlp[:small]
     results["mlp_small"] = row(
         f"(c) MLP 4x256, {small} in",
-        median_time(lambda: loop_recipe(model, few, SAMPLES), loop_repeats),
-        median_time(lambda: mc_predict(model, few, SAMPLES, seed=0), repeats * 2),
+        median_time(lambda: loop_recipe(model, few, samples), loop_repeats),
+        median_time(lambda: mc_predict(model, few, samples, seed=0), repeats * 2),
         None,
     )
     print("targets: (a) >= 25x loop, <= 3x floor; (b) >= 2x loop, <= 2x floor; (c) >= 30x loop")

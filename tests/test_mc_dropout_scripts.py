@@ -1,0 +1,41 @@
+"""The MC dropout example and benchmark run (quick settings) and print what they claim."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def run_script(path: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / path), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_example_shows_uncertain_digits_are_the_mistakes() -> None:
+    output = run_script("examples/mc_dropout.py")
+    accuracies = dict(re.findall(r"^\s*(plain|MC dropout)\s+([0-9.]+)", output, re.MULTILINE))
+    assert float(accuracies["MC dropout"]) >= float(accuracies["plain"]) - 0.01
+    assert "most uncertain fifth has the highest error rate: True" in output
+    fifths = re.search(r"least -> most uncertain\):\n\s+(.+)", output)
+    assert fifths is not None
+    rates = [float(rate) for rate in fifths.group(1).split()]
+    assert len(rates) == 5 and rates[-1] == max(rates) > rates[0]
+
+
+def test_benchmark_quick_prints_the_three_cases() -> None:
+    output = run_script("benchmarks/mc_dropout.py")
+    for case in ("(a) CNN", "(b) MLP", "(c) MLP"):
+        line = next(line for line in output.splitlines() if line.startswith(case))
+        assert re.search(r"[0-9.]+x", line), line
