@@ -11,6 +11,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Helper modules and subprocess scripts (tests/_*.py) are not test modules: pytest's
+# --doctest-modules would otherwise import (and so run) them.
+collect_ignore_glob = ["_*.py"]
 EXAMPLE_PLUGIN = ROOT / "plugins" / "dnnkit-example-plugin"
 
 
