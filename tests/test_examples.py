@@ -74,3 +74,48 @@ def test_custom_plugin_registers_trains_and_round_trips() -> None:
     accuracy = float(re.search(r"validation accuracy ([\d.]+)", output).group(1))  # type: ignore[union-attr]
     assert accuracy > 0.3, output
     assert "first layer's activation is squareplus" in output
+
+
+def test_one_cycle_previews_and_trains() -> None:
+    output = run_example("one_cycle.py", "--quick")
+    start, peak, end = (
+        float(v)
+        for v in re.search(
+            r"lr ([\d.e+-]+) -> ([\d.e+-]+) \(step \d+\) -> ([\d.e+-]+);", output
+        ).groups()  # type: ignore[union-attr]
+    )
+    assert peak == pytest.approx(3e-3) and start == pytest.approx(3e-3 / 25)
+    assert end < start / 1000
+    assert re.search(r"beta_1 0\.95 -> 0\.85 -> 0\.95", output), output
+    accuracies = dict(
+        re.findall(r"^(constant|1cycle) .*validation accuracy ([\d.]+)$", output, re.M)
+    )
+    assert set(accuracies) == {"constant", "1cycle"}, output
+    assert all(float(a) > 0.5 for a in accuracies.values())
+
+
+def test_performance_scheduling_scales_the_schedule() -> None:
+    output = run_example(
+        "performance_scheduling.py", "--quick", "--patience", "1", "--min-delta", "0.5"
+    )
+    assert "Keras' ReduceLROnPlateau with a schedule: TypeError" in output
+    rates = [
+        float(r) for r in re.findall(r"^epoch +\d+ .*learning rate ([\d.e+-]+)$", output, re.M)
+    ]
+    assert len(rates) == 4 and rates == sorted(rates, reverse=True), output
+    scheduled, applied, factor, k = re.search(
+        r"schedule alone ([\d.e+-]+), applied ([\d.e+-]+) = schedule x ([\d.]+)\^(\d+)", output
+    ).groups()  # type: ignore[union-attr]
+    assert int(k) >= 1, output
+    assert float(applied) == pytest.approx(float(scheduled) * float(factor) ** int(k), rel=1e-2)
+
+
+def test_lr_finder_suggests_and_restores() -> None:
+    output = run_example("lr_finder.py", "--quick")
+    assert re.search(r"range test: \d+ batches, lr 1\.0e-05 -> ", output), output
+    suggestions = dict(re.findall(r"^suggestion (\w+): ([\d.e+-]+)$", output, re.M))
+    assert set(suggestions) == {"steepest", "minimum_over_10", "valley"}, output
+    assert all(1e-5 <= float(v) <= 10 for v in suggestions.values())
+    assert "model and optimizer restored: True" in output
+    chosen = float(re.search(r"at lr ([\d.e+-]+): validation accuracy", output).group(1))  # type: ignore[union-attr]
+    assert chosen == pytest.approx(float(suggestions["minimum_over_10"]), rel=1e-2)

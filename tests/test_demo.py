@@ -1,0 +1,122 @@
+"""``dnnkit demo``: the console script end to end on quick settings, and its failure modes."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from keras_dnnkit.cli.main import main
+from keras_dnnkit.diagnostics._events import event_files, read_scalars
+
+ROOT = Path(__file__).resolve().parents[1]
+DNNKIT = Path(sys.executable).parent / "dnnkit"
+OFFLINE = {
+    # Any download goes to a closed local port: the test does not depend on the network.
+    "http_proxy": "http://127.0.0.1:9",
+    "https_proxy": "http://127.0.0.1:9",
+    "HTTP_PROXY": "http://127.0.0.1:9",
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "no_proxy": "",
+    "NO_PROXY": "",
+}
+
+
+def run_dnnkit(
+    *arguments: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    command = [str(DNNKIT)] if DNNKIT.exists() else [sys.executable, "-m", "keras_dnnkit.cli.main"]
+    return subprocess.run(
+        [*command, *arguments],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
+        timeout=300,
+        cwd=ROOT,
+    )
+
+
+def table_row(output: str, label: str) -> list[str]:
+    """The cells of one row of the comparison table (columns are 2+ spaces apart)."""
+    for line in output.splitlines():
+        if line.startswith(label + "  "):
+            return re.split(r"\s{2,}", line.strip())[1:]
+    raise AssertionError(f"no row {label!r} in:\n{output}")
+
+
+@pytest.mark.slow
+def test_quick_demo_prints_the_story_and_writes_the_runs(tmp_path: Path) -> None:
+    log_dir = tmp_path / "demo run"
+    result = run_dnnkit("demo", "--quick", "--logdir", str(log_dir), "--seed", "1")
+    output = result.stdout
+    assert result.returncode == 0, f"{output}\n{result.stderr[-4000:]}"
+
+    # Concise progress: one line per epoch and configuration.
+    assert len(re.findall(r"^\[2010 defaults\] epoch \d/2 ", output, re.M)) == 2
+    assert len(re.findall(r"^\[recommended\] epoch \d/2 ", output, re.M)) == 2
+
+    header = re.split(
+        r"\s{2,}", next(line for line in output.splitlines() if "2010 defaults  " in line).strip()
+    )
+    assert header == ["2010 defaults", "recommended"]
+    old, new = (float(v) for v in table_row(output, "validation accuracy"))
+    assert new > 0.7 and new > old + 0.2, output
+    for label in ("gradient norm, first layer", "gradient norm, last layer"):
+        cells = table_row(output, label)
+        assert len(cells) == 2 and all(re.fullmatch(r"[\d.]+e[+-]\d+ \(\w+\)", c) for c in cells)
+    assert table_row(output, "gradient norm, first layer")[1].endswith("(hidden_01)")
+    assert table_row(output, "gradient norm, last layer")[1].endswith("(output)")
+    old_findings, new_findings = table_row(output, "findings")
+    assert re.match(r"(vanishing gradients|saturated units) \(hidden_\d\d", old_findings), output
+    assert new_findings == "none", output
+    assert re.search(r"^  2010 defaults: (vanishing gradients|saturated units): ", output, re.M)
+
+    plain, mc = re.search(
+        r"^test accuracy: plain ([\d.]+)  MC dropout \(20 samples\) ([\d.]+)$", output, re.M
+    ).groups()  # type: ignore[union-attr]
+    assert float(plain) > 0.7 and float(mc) > 0.7
+    correct, wrong = re.search(
+        r"^mean predictive entropy: correct ([\d.]+)  wrong ([\d.]+) \(nats\)$", output, re.M
+    ).groups()  # type: ignore[union-attr]
+    assert float(correct) < float(wrong)
+    uncertain = output.split("most uncertain test examples:\n")[1].splitlines()[:5]
+    entropies = [float(re.search(r"entropy ([\d.]+)", line).group(1)) for line in uncertain]  # type: ignore[union-attr]
+    assert len(entropies) == 5 and entropies == sorted(entropies, reverse=True)
+    assert entropies[-1] > float(correct)
+
+    figure = log_dir / "gradient_flow.png"
+    assert f"Gradient flow figure: {figure}" in output
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and figure.stat().st_size > 10_000
+    last_line = output.rstrip().splitlines()[-1]
+    assert last_line == f"To look at the runs: tensorboard --logdir '{log_dir}'"
+    for run in ("2010_defaults", "recommended"):
+        assert event_files(log_dir / run), run
+        tags = read_scalars(log_dir / run)
+        assert "gradients/norm/00_hidden_01" in tags and "gradients/global_norm" in tags
+        assert any(tag.startswith("activations/variance/") for tag in tags)
+
+
+@pytest.mark.slow
+def test_unavailable_dataset_says_what_to_do(tmp_path: Path) -> None:
+    env = {**OFFLINE, "KERAS_HOME": str(tmp_path / "keras_home")}
+    result = run_dnnkit(
+        "demo", "--quick", "--dataset", "fashion_mnist", "--logdir", str(tmp_path), env=env
+    )
+    assert result.returncode == 2, result.stdout + result.stderr[-2000:]
+    assert "dnnkit demo: The fashion_mnist data set is not in the Keras cache" in result.stderr
+    assert "could not be downloaded" in result.stderr
+    assert "without --dataset to use the bundled digits" in result.stderr
+    assert "keras.datasets.fashion_mnist.load_data()" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not list(tmp_path.glob("*/events.out.tfevents.*"))
+
+
+def test_bad_arguments_are_refused_before_training() -> None:
+    with pytest.raises(SystemExit, match=r"Argument depth must be >= 1. Received: depth=0"):
+        main(["demo", "--depth", "0"])
+    with pytest.raises(SystemExit):
+        main(["demo", "--dataset", "cifar10"])  # argparse: not a choice
