@@ -27,6 +27,15 @@ DEFAULT_FALLBACK_ROWS = 8192
 _MAX_DEFAULT_ROWS = 65_536
 
 
+def _compile(function: Any, input_signature: list[Any]) -> Any:
+    compiled = tf.function(function, input_signature=input_signature, autograph=False)
+    # Each Sampler traces its functions once (fixed signatures). TensorFlow counts traces per
+    # Python function across instances and would warn about "retracing" when several models
+    # are sampled in turn; there is nothing to fix, so that warning is turned off.
+    compiled._omit_frequent_tracing_warning = True
+    return compiled
+
+
 def _spec(tensor: Any) -> tf.TensorSpec:
     return tf.TensorSpec(shape=(None, *tensor.shape[1:]), dtype=tensor.dtype)
 
@@ -54,19 +63,14 @@ class Sampler:
                 "mc_predict supports models with one output. Received a model with "
                 f"{len(graph.outputs)} outputs: {[t.name for t in graph.outputs]}"
             )
-        self._deterministic = tf.function(
-            self._run_deterministic,
-            input_signature=[_spec(t) for t in graph.inputs],
-            autograph=False,
-        )
-        self._stochastic = tf.function(
+        self._deterministic = _compile(self._run_deterministic, [_spec(t) for t in graph.inputs])
+        self._stochastic = _compile(
             self._run_stochastic,
-            input_signature=[
+            [
                 [_spec(t) for t in self.plan.frontier],
                 tf.TensorSpec((), tf.int32),
                 tf.TensorSpec((2,), tf.int64),
             ],
-            autograph=False,
         )
         row_bytes = sum(
             math.prod(int(d or 1) for d in t.shape[1:]) * np.dtype(t.dtype).itemsize
@@ -108,10 +112,8 @@ class Sampler:
                     return model(rows[0] if len(rows) == 1 else rows, training=False)
 
             specs = [tf.TensorSpec((None, *x.shape[1:]), tf.as_dtype(x.dtype)) for x in inputs]
-            function = tf.function(
-                run,
-                input_signature=[specs, tf.TensorSpec((), tf.int32), tf.TensorSpec((2,), tf.int64)],
-                autograph=False,
+            function = _compile(
+                run, [specs, tf.TensorSpec((), tf.int32), tf.TensorSpec((2,), tf.int64)]
             )
             self._fallback_functions[key] = function
         return function
