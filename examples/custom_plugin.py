@@ -1,7 +1,7 @@
 """Write a keras-dnnkit plugin in a few lines and use its components by name.
 
 A plugin is any object with ``@keras_dnnkit.hookimpl`` functions named after the hooks. Here
-an in-process plugin registers an activation (squareplus) and an initializer; a
+an in-process plugin registers an activation (the bent identity) and an initializer; a
 ``keras_dnnkit.Registry(plugins={...})`` loads it next to the built-ins, and a model is built
 from both by name, trained briefly on the bundled digits, saved and loaded back. (To ship a
 plugin in a package, declare it as an entry point in the ``keras_dnnkit`` group instead.)
@@ -22,9 +22,9 @@ import keras_dnnkit
 from keras_dnnkit.data import load_digits
 
 
-def squareplus(x: Any, b: float = 4.0) -> Any:
-    """A smooth ReLU: (x + sqrt(x^2 + b)) / 2."""
-    return (x + keras.ops.sqrt(x * x + b)) / 2
+def bent_identity(x: Any) -> Any:
+    """A smooth, non-saturating activation: x + (sqrt(x^2 + 1) - 1) / 2."""
+    return x + (keras.ops.sqrt(x * x + 1.0) - 1.0) / 2
 
 
 def scaled_he_normal(scale: float = 1.0, seed: int | None = None) -> Any:
@@ -32,12 +32,12 @@ def scaled_he_normal(scale: float = 1.0, seed: int | None = None) -> Any:
     return keras.initializers.VarianceScaling(2.0 * scale, "fan_in", "truncated_normal", seed)
 
 
-class SquareplusPlugin:
+class BentIdentityPlugin:
     """The whole plugin: one hook per kind of component it adds."""
 
     @keras_dnnkit.hookimpl
     def dnnkit_register_activations(self, register: Any) -> None:
-        register(squareplus)
+        register(bent_identity)
 
     @keras_dnnkit.hookimpl
     def dnnkit_register_initializers(self, register: Any) -> None:
@@ -52,7 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     epochs = 1 if args.quick else args.epochs
 
-    registry = keras_dnnkit.Registry(plugins={"squareplus_plugin": SquareplusPlugin()})
+    registry = keras_dnnkit.Registry(plugins={"bent_identity_plugin": BentIdentityPlugin()})
     for info in registry.list_plugins():
         if not info.builtin:
             print(f"plugin {info.name} registered {dict(info.registered)}")
@@ -64,7 +64,7 @@ def main() -> None:
         model.add(
             keras.layers.Dense(
                 64,
-                activation=registry.get("activation", "squareplus"),
+                activation=registry.get("activation", "bent_identity"),
                 kernel_initializer=registry.get("initializer", "scaled_he_normal", scale=0.5),
             )
         )
@@ -76,9 +76,9 @@ def main() -> None:
     )
     model.fit(split.x_train, split.y_train, epochs=epochs, batch_size=32, verbose=0)
     _, accuracy = model.evaluate(split.x_valid, split.y_valid, verbose=0)
-    print(f"3 x 64 squareplus MLP ({epochs} epochs): validation accuracy {accuracy:.3f}")
+    print(f"3 x 64 bent-identity MLP ({epochs} epochs): validation accuracy {accuracy:.3f}")
 
-    path = os.path.join(tempfile.mkdtemp(), "squareplus.keras")
+    path = os.path.join(tempfile.mkdtemp(), "bent_identity.keras")
     model.save(path)
     loaded = registry.load_model(path)
     activation = loaded.layers[0].activation

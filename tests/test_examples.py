@@ -68,12 +68,12 @@ def test_max_norm_caps_every_unit() -> None:
 
 def test_custom_plugin_registers_trains_and_round_trips() -> None:
     output = run_example("custom_plugin.py", "--quick")
-    assert "plugin squareplus_plugin registered" in output
-    assert "'activation': ('squareplus',)" in output
+    assert "plugin bent_identity_plugin registered" in output
+    assert "'activation': ('bent_identity',)" in output
     assert "'initializer': ('scaled_he_normal',)" in output
     accuracy = float(re.search(r"validation accuracy ([\d.]+)", output).group(1))  # type: ignore[union-attr]
     assert accuracy > 0.3, output
-    assert "first layer's activation is squareplus" in output
+    assert "first layer's activation is bent_identity" in output
 
 
 def test_one_cycle_previews_and_trains() -> None:
