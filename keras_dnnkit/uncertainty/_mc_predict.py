@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from keras_dnnkit._validation import check_choice, check_positive
+from keras_dnnkit._validation import check_choice
 from keras_dnnkit.uncertainty._noise import find_stochastic_layers, stochastic_types
 from keras_dnnkit.uncertainty._result import TASKS, MCPrediction, looks_like_probabilities
 from keras_dnnkit.uncertainty._sampler import Sampler, get_sampler
@@ -101,6 +101,8 @@ def mc_predict(
     compiled (``tf.function``) passes of at most ``max_rows_per_chunk`` rows. Subclassed models
     have no graph to split: the whole model runs on the tiled rows (full tiling, still
     vectorized and compiled). Needs the TensorFlow backend; the model must have one output.
+    Keras masks (e.g. from ``Embedding(mask_zero=True)``) are not carried from the
+    deterministic part into the stochastic part.
 
     Args:
         model: a trained Keras model containing dropout-family layers.
@@ -141,8 +143,10 @@ def mc_predict(
         _check_count("batch_size", batch_size)
     if max_rows_per_chunk is not None:
         _check_count("max_rows_per_chunk", max_rows_per_chunk)
-    if seed is not None:
-        check_positive("seed + 1", seed + 1)
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+    ):
+        raise ValueError(f"Argument seed must be an integer >= 0 or None. Received: seed={seed!r}")
     types = stochastic_types(include_gaussian_noise)
     layers = find_stochastic_layers(model, types)
     if not layers:
