@@ -20,6 +20,7 @@ from keras_dnnkit._types import KINDS, Kind, Register, Schedule
 from keras_dnnkit.errors import (
     DnnkitError,
     DuplicateComponentError,
+    NonfiniteGradientsError,
     PluginError,
     UnknownComponentError,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "DnnkitError",
     "DuplicateComponentError",
     "Kind",
+    "NonfiniteGradientsError",
     "LRFinderResult",
     "MCPrediction",
     "PluginError",

@@ -24,7 +24,14 @@ _SAVED_KINDS = frozenset(
 
 @dataclass(frozen=True)
 class Component:
-    """One registered component: its kind, name, the object, and the plugin that registered it."""
+    """One registered component: its kind, name, the object, and the plugin that registered it.
+
+    Example:
+        >>> import keras_dnnkit
+        >>> component = keras_dnnkit.default_registry().component("layer", "maxout")
+        >>> component.kind, component.name, component.plugin
+        ('layer', 'maxout', 'keras_dnnkit.layers')
+    """
 
     kind: Kind
     name: str

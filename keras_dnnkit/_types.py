@@ -30,6 +30,12 @@ class Register(Protocol):
     ``register(obj, name=None)`` adds ``obj`` under ``name``; the name defaults to the
     snake_case of the object's ``__name__`` (or to the name it is already serialized
     under by Keras in the ``keras_dnnkit`` package).
+
+    Example:
+        >>> import keras, keras_dnnkit
+        >>> @keras_dnnkit.hookimpl
+        ... def dnnkit_register_optimizers(register: Register) -> None:
+        ...     register(keras.optimizers.Lion, name="lion")
     """
 
     def __call__(self, obj: Any, name: str | None = None) -> None: ...

@@ -7,6 +7,8 @@ from typing import Any
 
 import keras
 
+__all__ = ["ConfiguredActivation"]
+
 
 @keras.saving.register_keras_serializable(package="keras_dnnkit", name="configured_activation")
 class ConfiguredActivation:

@@ -12,6 +12,8 @@ import keras
 
 from keras_dnnkit._validation import check_non_negative, check_positive
 
+__all__ = ["max_norm", "min_max_norm"]
+
 
 def max_norm(max_value: float = 2.0, axis: Any = 0) -> Any:
     """Return ``keras.constraints.MaxNorm`` with radius ``max_value`` (must be > 0).

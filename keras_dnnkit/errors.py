@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+__all__ = [
+    "DnnkitError",
+    "DuplicateComponentError",
+    "NonfiniteGradientsError",
+    "PluginError",
+    "UnknownComponentError",
+]
+
 
 class DnnkitError(Exception):
-    """Base class of every keras-dnnkit error."""
+    """Base class of every keras-dnnkit error.
+
+    Example:
+        >>> import keras_dnnkit
+        >>> try:
+        ...     keras_dnnkit.get("layer", "no_such_layer")
+        ... except keras_dnnkit.DnnkitError as error:
+        ...     print(type(error).__name__)
+        UnknownComponentError
+    """
 
 
 class UnknownComponentError(DnnkitError, LookupError):
@@ -24,6 +41,16 @@ class DuplicateComponentError(DnnkitError):
 
     Names are stored inside saved models, so keras-dnnkit never overrides or renames one
     silently; disable one of the two plugins instead.
+
+    Example:
+        >>> import keras, types, keras_dnnkit
+        >>> plugin = types.ModuleType("mine")
+        >>> plugin.dnnkit_register_activations = keras_dnnkit.hookimpl(
+        ...     lambda register: register(keras.activations.relu))
+        >>> keras_dnnkit.Registry(plugins={"mine": plugin}, entry_point_group=None).load()
+        Traceback (most recent call last):
+        ...
+        keras_dnnkit.errors.DuplicateComponentError: Two plugins register the activation 'relu': ...
     """
 
 
@@ -35,6 +62,19 @@ class PluginError(DnnkitError):
         distribution: the distribution that provides it, if known.
         version: that distribution's version, if known.
         hook: the hook being called, if the failure happened in one.
+
+    Example:
+        >>> import types, keras_dnnkit
+        >>> def broken(register):
+        ...     raise RuntimeError("no weights")
+        >>> plugin = types.ModuleType("broken")
+        >>> plugin.dnnkit_register_layers = keras_dnnkit.hookimpl(broken)
+        >>> registry = keras_dnnkit.Registry(plugins={"broken": plugin}, entry_point_group=None)
+        >>> try:
+        ...     registry.load()
+        ... except keras_dnnkit.PluginError as error:
+        ...     print(error.plugin, error.hook)
+        broken dnnkit_register_layers
     """
 
     def __init__(
@@ -59,6 +99,11 @@ class NonfiniteGradientsError(DnnkitError, FloatingPointError):
     Attributes:
         layer: the layer closest to the output whose gradients were not finite, if known.
         step: the optimizer step (``optimizer.iterations`` after it) where it happened.
+
+    Example:
+        >>> error = NonfiniteGradientsError("NaN in dense_3", layer="dense_3", step=63)
+        >>> isinstance(error, FloatingPointError), error.layer, error.step
+        (True, 'dense_3', 63)
     """
 
     def __init__(self, message: str, *, layer: str | None, step: int) -> None:

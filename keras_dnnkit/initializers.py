@@ -9,6 +9,8 @@ from typing import Any
 
 import keras
 
+__all__ = ["HeAvgNormal", "HeAvgUniform", "StandardNormal"]
+
 
 @keras.saving.register_keras_serializable(package="keras_dnnkit", name="he_avg_normal")
 class HeAvgNormal(keras.initializers.VarianceScaling):

@@ -15,6 +15,8 @@ import numpy as np
 
 from keras_dnnkit._validation import check_open_interval, check_positive
 
+__all__ = ["LRFinderResult", "find_learning_rate"]
+
 
 @dataclass(frozen=True)
 class LRFinderResult:

@@ -9,6 +9,8 @@ from typing import Any
 
 import keras
 
+__all__ = ["momentum", "nesterov"]
+
 
 def momentum(learning_rate: Any = 0.01, momentum: float = 0.9, **kwargs: Any) -> Any:
     """Return momentum optimization: ``keras.optimizers.SGD`` with ``momentum``.

@@ -55,7 +55,14 @@ _SAVED_KINDS = frozenset(
 
 @dataclass(frozen=True)
 class PluginInfo:
-    """What :func:`list_plugins` says about one loaded plugin."""
+    """What :func:`list_plugins` says about one loaded plugin.
+
+    Example:
+        >>> import keras_dnnkit
+        >>> info = keras_dnnkit.list_plugins()[0]
+        >>> info.name, info.builtin, "he_normal" in info.registered["initializer"]
+        ('keras_dnnkit.initializers', True, True)
+    """
 
     name: str
     distribution: str | None

@@ -1,0 +1,75 @@
+"""The public surface, listed: removing or renaming a name is a visible, deliberate change."""
+
+import importlib
+
+import pytest
+
+PUBLIC = {
+    "keras_dnnkit": [
+        "KINDS", "Component", "DnnkitError", "DuplicateComponentError", "Kind",
+        "LRFinderResult", "MCPrediction", "NonfiniteGradientsError", "PluginError",
+        "PluginInfo", "Register", "Registry", "Schedule", "UnknownComponentError",
+        "__version__", "activations", "callbacks", "constraints", "default_registry",
+        "find_learning_rate", "get", "hookimpl", "initializers", "layers", "list_plugins",
+        "load_model", "mc_predict", "names", "optimizers", "schedules", "uncertainty",
+    ],
+    "keras_dnnkit.activations": ["ConfiguredActivation"],
+    "keras_dnnkit.callbacks": [
+        "ActivationDiagnostics", "DiagnosticsWarning", "GradientDiagnostics",
+        "LearningRateLogger", "MomentumScheduler", "ReduceLROnPlateau",
+    ],
+    "keras_dnnkit.constraints": ["max_norm", "min_max_norm"],
+    "keras_dnnkit.data": ["Split", "load_digits"],
+    "keras_dnnkit.diagnostics": [
+        "PROBLEMS", "ActivationDiagnostics", "Finding", "GradientDiagnostics", "Problem",
+        "Thresholds", "gradient_findings", "nonfinite_finding",
+    ],
+    "keras_dnnkit.errors": [
+        "DnnkitError", "DuplicateComponentError", "NonfiniteGradientsError", "PluginError",
+        "UnknownComponentError",
+    ],
+    "keras_dnnkit.initializers": ["HeAvgNormal", "HeAvgUniform", "StandardNormal"],
+    "keras_dnnkit.layers": ["MCAlphaDropout", "MCDropout", "Maxout", "RandomizedLeakyReLU"],
+    "keras_dnnkit.lr_finder": ["LRFinderResult", "find_learning_rate"],
+    "keras_dnnkit.optimizers": ["momentum", "nesterov"],
+    "keras_dnnkit.registry": [
+        "Component", "PluginInfo", "Registry", "default_registry", "get", "list_plugins",
+        "load_model", "names",
+    ],
+    "keras_dnnkit.schedules": [
+        "Cyclic", "OneCycle", "Power", "ScaledSchedule", "exponential", "plot_schedule", "preview",
+    ],
+    "keras_dnnkit.uncertainty": [
+        "MCPrediction", "ReliabilityBins", "brier_score", "expected_calibration_error",
+        "mc_predict", "negative_log_likelihood", "reliability_bins", "reliability_diagram",
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC))
+def test_public_names_exist_and_are_exactly_all(module_name):
+    module = importlib.import_module(module_name)
+    assert sorted(module.__all__) == sorted(PUBLIC[module_name])
+    for name in PUBLIC[module_name]:
+        assert getattr(module, name) is not None, name
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC))
+def test_public_callables_have_docstrings_with_examples(module_name):
+    module = importlib.import_module(module_name)
+    for name in module.__all__:
+        obj = getattr(module, name)
+        if (
+            callable(obj)
+            and not isinstance(obj, type(importlib))
+            and getattr(obj, "__module__", "").startswith("keras_dnnkit")
+        ):
+            doc = obj.__doc__ or ""
+            assert doc.strip(), f"{module_name}.{name} has no docstring"
+            assert "Example" in doc or ">>>" in doc, f"{module_name}.{name} has no example"
+
+
+def test_package_ships_type_information():
+    spec = importlib.util.find_spec("keras_dnnkit")
+    assert spec.origin is not None
+    assert (importlib.resources.files("keras_dnnkit") / "py.typed").is_file()
