@@ -30,7 +30,13 @@ ON_NONFINITE: tuple[OnNonfinite, ...] = ("warn", "stop", "raise")
 
 
 class DiagnosticsWarning(UserWarning):
-    """A problem found by keras-dnnkit's training diagnostics."""
+    """A problem found by keras-dnnkit's training diagnostics.
+
+    Example:
+        >>> import warnings
+        >>> warnings.simplefilter("error", DiagnosticsWarning)  # fail a CI run on findings
+        >>> warnings.resetwarnings()
+    """
 
 
 def _check_steps(name: str, value: Any, allow_zero: bool = False) -> None:
@@ -50,7 +56,10 @@ class GradientDiagnostics(keras.callbacks.Callback):
     step (unscaled under mixed precision, before clipping, all-reduced under
     ``tf.distribute``): no extra forward or backward pass. They are reduced on the device
     and fetched only every ``every_n_steps`` steps. TensorBoard steps are the optimizer's
-    iteration count, so a resumed run continues its curves. Requires the TensorFlow backend.
+    iteration count, so a resumed run continues its curves. The update-to-weight ratio
+    needs the weights before a logging step's update: they are copied into one float32
+    variable the callback owns (memory for one more copy of the trainable weights).
+    Requires the TensorFlow backend.
 
     Written per logged step, per layer (input to output; tags from
     ``keras_dnnkit.diagnostics._tags``): ``gradients/norm``, ``gradients/mean_abs``,
@@ -184,6 +193,10 @@ class GradientDiagnostics(keras.callbacks.Callback):
                 skip_nonfinite=self.on_nonfinite != "warn",
                 sample_size=self.histogram_sample_size,
             )
+            if not optimizer.built:
+                # As Keras' fit does under a distribution strategy: built lazily, in the
+                # first step, the optimizer makes tf.function trace that step twice.
+                optimizer.build(self.model.trainable_variables)
         self._capture.install(inner)
         self.model.make_train_function(force=True)
         self._momentum_name = next((a for a in ("momentum", "beta_1") if hasattr(inner, a)), None)

@@ -9,8 +9,9 @@ sees the true, pre-clip gradients of every step. Each step it:
 - tests every gradient for NaN/Inf and records the first such step and the layer closest
   to the output (one multiply-add per variable);
 - on every ``every_n_steps``-th step only, reduces the gradients to a few numbers per
-  variable and measures the update ``||w_after - w_before||`` (a ``tf.switch_case``, so the
-  other steps pay nothing for it);
+  variable, copies the weights into a capture-owned variable before the update and
+  measures ``||w_after - w_before||`` after it (two ``tf.cond`` around the update, so the
+  other steps pay nothing for it and the optimizer's update is traced once);
 - optionally skips the update of a step whose gradients are not finite, as Keras'
   ``LossScaleOptimizer`` skips overflow steps.
 
@@ -21,7 +22,7 @@ the all-reduced (summed) gradient; measuring it costs one extra all-reduce per s
 
 from __future__ import annotations
 
-import functools
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,7 +32,6 @@ import tensorflow as tf
 from keras_dnnkit.diagnostics import _statistics
 from keras_dnnkit.diagnostics._grouping import Grouping
 
-SKIP, APPLY, APPLY_AND_MEASURE = 0, 1, 2
 _METHOD = "_backend_apply_gradients"
 
 
@@ -45,12 +45,12 @@ def _state(value: Any, dtype: Any) -> tf.Variable:
     )
 
 
-def _switch(index: Any, branches: Sequence[Callable[..., None]], args: tuple[Any, ...]) -> None:
-    """Run ``branches[index](*args)``, also where the branches call ``merge_call``.
+def _cond(predicate: Any, true_fn: Callable[..., None], args: tuple[Any, ...]) -> None:
+    """Run ``true_fn(*args)`` where ``predicate`` holds, also where it calls ``merge_call``.
 
     MirroredStrategy allows no ``merge_call`` (which applying gradients makes) inside a
     conditional in a replica context; as ``LossScaleOptimizer`` does, the choice is then made
-    in the cross-replica context and each branch runs on every replica.
+    in the cross-replica context and ``true_fn`` runs on every replica with its own ``args``.
     """
     context = tf.distribute.get_replica_context()
     if (
@@ -58,18 +58,18 @@ def _switch(index: Any, branches: Sequence[Callable[..., None]], args: tuple[Any
         or context is None
         or tf.__internal__.distribute.strategy_supports_no_merge_call()
     ):
-        tf.switch_case(index, [functools.partial(branch, *args) for branch in branches])
+        tf.cond(predicate, lambda: true_fn(*args), lambda: None)
         return
 
-    def choose(distribution: Any, index: Any, *args: Any) -> None:
-        first = distribution.experimental_local_results(index)[0]
+    def choose(distribution: Any, predicate: Any, *args: Any) -> None:
+        first = distribution.experimental_local_results(predicate)[0]
 
-        def on_every_replica(branch: Callable[..., None]) -> Callable[[], None]:
-            return lambda: distribution.extended.call_for_each_replica(branch, args=args)
+        def on_every_replica() -> None:
+            distribution.extended.call_for_each_replica(true_fn, args=args)
 
-        tf.switch_case(first, [on_every_replica(branch) for branch in branches])
+        tf.cond(first, on_every_replica, lambda: None)
 
-    context.merge_call(choose, args=(index, *args))
+    context.merge_call(choose, args=(predicate, *args))
 
 
 class GradientCapture:
@@ -109,8 +109,13 @@ class GradientCapture:
         self.layer_of_variable = np.array(
             [g.index for g in grouping.layers for _ in g.variables], dtype=np.int32
         )
-        sizes = [sum(_statistics.variable_size(v) for v in g.variables) for g in grouping.layers]
-        self.sample_indices = [_statistics.sample_indices(s, sample_size) for s in sizes]
+        self._sizes = [math.prod(int(d) for d in v.shape) for v in self.variables]
+        self._layer_sizes = [
+            sum(math.prod(int(d) for d in v.shape) for v in g.variables) for g in grouping.layers
+        ]
+        self.sample_indices = [
+            _statistics.sample_indices(s, sample_size) for s in self._layer_sizes
+        ]
         n = len(self.variables)
         self.step = _state(-1, tf.int64)  # the step the statistics below belong to
         self.rows = _state(np.zeros((n, len(_statistics.FIELDS))), tf.float32)
@@ -119,6 +124,8 @@ class GradientCapture:
         self.nonfinite_step = _state(-1, tf.int64)  # first step with NaN/Inf gradients
         self.nonfinite_layer = _state(-1, tf.int32)  # its layer closest to the output
         self.nonfinite_steps = _state(0, tf.int64)  # how many steps had NaN/Inf gradients
+        # the weights before the update of a logging step (one float32 copy of the model)
+        self.snapshot = _state(np.zeros(sum(self._sizes)), tf.float32)
         self._optimizer: Any = None
 
     # ------------------------------------------------------------------ install
@@ -183,33 +190,34 @@ class GradientCapture:
         all_finite = _statistics.all_finite(measured_grads)
         self._record_nonfinite(step, measured_grads, [s for s, _ in measured], all_finite)
 
-        every = self.every_n_steps
-        index = tf.where(tf.equal(step % every, 0), APPLY_AND_MEASURE, APPLY)
+        # Measuring is split around the update, so that the optimizer's update is traced
+        # once: before it, the gradients are reduced and the weights copied (logging steps
+        # only); after it, the copy gives ||w_after - w_before||.
+        measure = tf.equal(step % self.every_n_steps, 0)
         if self.skip_nonfinite:
-            index = tf.where(all_finite, index, SKIP)
+            measure = tf.logical_and(measure, all_finite)
+        tf.cond(measure, self._before_fn(step, measured), lambda: None)
 
-        def skip(grads: Any, observed: Any, variables: Any) -> None:
-            pass
-
-        def apply(grads: Any, observed: Any, variables: Any) -> None:
+        def apply(grads: Any, variables: Any) -> None:
             original(list(grads), list(variables))
 
-        def apply_and_measure(grads: Any, observed: Any, variables: Any) -> None:
-            self._measure(step, original, slots, list(grads), list(observed), list(variables))
-
-        _switch(
-            tf.cast(index, tf.int32),
-            [skip, apply, apply_and_measure],
-            (tuple(grads), tuple(observed_grads), tuple(trainable_variables)),
-        )
+        if self.skip_nonfinite:  # one conditional around the update, as LossScaleOptimizer
+            _cond(all_finite, apply, (tuple(grads), tuple(trainable_variables)))
+        else:
+            apply(grads, trainable_variables)
+        tf.cond(measure, self._after_fn(step), lambda: None)
 
     def _record_nonfinite(
         self, step: Any, grads: list[Any], slots: list[int], all_finite: Any
     ) -> None:
         layers = tf.constant(self.layer_of_variable[slots], dtype=tf.int32)
+        sizes = [self._sizes[s] for s in slots]
 
         def record() -> None:
-            finite = _statistics.finite_flags([[g] for g in grads])
+            # x * 0 is 0 for finite x and NaN for NaN or Inf: one sum per variable finds both
+            flat = _statistics.flatten(grads) * 0.0
+            sums = tf.math.unsorted_segment_sum(flat, _statistics.segment_ids(sizes), len(sizes))
+            finite = tf.math.is_finite(sums)
             self.nonfinite_step.assign(step)
             self.nonfinite_layer.assign(tf.reduce_max(tf.where(finite, -1, layers)))
 
@@ -217,42 +225,68 @@ class GradientCapture:
         tf.cond(first, record, lambda: None)
         self.nonfinite_steps.assign_add(tf.cast(tf.logical_not(all_finite), tf.int64))
 
-    def _measure(
-        self,
-        step: Any,
-        original: Callable[[list[Any], list[Any]], Any],
-        slots: list[int | None],
-        grads: list[Any],
-        observed: list[Any],
-        variables: list[Any],
-    ) -> None:
-        kept = [i for i, s in enumerate(slots) if s is not None]
-        before = [[tf.identity(_value(variables[i]))] for i in kept]
-        original(grads, variables)
-        after = [[_value(variables[i])] for i in kept]
-        gradient_rows = _statistics.gradient_rows(
-            [[observed[i]] for i in kept], [[variables[i]] for i in kept]
-        )
-        rows = tf.concat([gradient_rows, _statistics.update_rows(before, after)], axis=1)
-        full = tf.scatter_nd(
-            tf.constant([[slots[i]] for i in kept], dtype=tf.int32),
-            rows,
-            tf.constant(self.rows.shape.as_list(), dtype=tf.int32),
-        )
-        self.rows.assign(full)
-        self.step.assign(step)
-        if self.histogram_every_n_steps:
-            samples = self._sample_fn(step, [(slots[i], observed[i]) for i in kept])
-            tf.cond(tf.equal(step % self.histogram_every_n_steps, 0), samples, lambda: None)
+    def _weights(self) -> Any:
+        """All measured weights, flattened in the order of :attr:`variables`."""
+        return _statistics.flatten([_value(v) for v in self.variables])
 
-    def _sample_fn(self, step: Any, measured: list[tuple[Any, Any]]) -> Callable[[], None]:
+    def _before_fn(self, step: Any, measured: list[tuple[Any, Any]]) -> Callable[[], None]:
+        """Gradient statistics and the weights before the update, in :attr:`variables` order."""
+
+        def before() -> None:
+            by_slot = dict(measured)
+            grads = _statistics.flatten(
+                [
+                    by_slot[i] if i in by_slot else tf.zeros(v.shape, tf.float32)
+                    for i, v in enumerate(self.variables)
+                ]
+            )
+            ids = _statistics.segment_ids(self._sizes)
+            weights = self._weights()
+            self.snapshot.assign(weights)
+            gradient_rows = _statistics.segment_rows(grads, ids, self._sizes)
+            weight_norms = _statistics.segment_norms(weights, ids, len(self._sizes))
+            update_norms = tf.zeros_like(weight_norms)  # filled in after the update
+            other_rows = tf.stack([update_norms, weight_norms], axis=1)
+            self.rows.assign(tf.concat([gradient_rows, other_rows], axis=1))
+            if self.histogram_every_n_steps:
+                histogram_step = tf.equal(step % self.histogram_every_n_steps, 0)
+                tf.cond(histogram_step, self._sample_fn(step, grads), lambda: None)
+
+        return before
+
+    def _after_fn(self, step: Any) -> Callable[[], None]:
+        """The update norms, from the weights copied before the update."""
+
+        def after() -> None:
+            ids = _statistics.segment_ids(self._sizes)
+            delta = self._weights() - self.snapshot
+            update_norms = _statistics.segment_norms(delta, ids, len(self._sizes))
+            rows = tf.convert_to_tensor(self.rows)
+            update_column = _statistics.UPDATE_NORM
+            self.rows.assign(
+                tf.concat(
+                    [rows[:, :update_column], update_norms[:, None], rows[:, update_column + 1 :]],
+                    axis=1,
+                )
+            )
+            self.step.assign(step)
+
+        return after
+
+    def _sample_fn(self, step: Any, flat_grads: Any) -> Callable[[], None]:
+        """Gradient values at each layer's sample indices, in one gather."""
+        # each layer's variables are consecutive in the flat vector
+        starts = np.cumsum([0, *self._layer_sizes])
+        indices = np.concatenate(
+            [start + i for start, i in zip(starts, self.sample_indices, strict=False)]
+            + [np.zeros(0, np.int64)]
+        )
+        counts = [len(i) for i in self.sample_indices]
+
         def sample() -> None:
-            for group in self.grouping.layers:
-                grads = [g for s, g in measured if self.layer_of_variable[s] == group.index]
-                if len(grads) == len(group.variables):
-                    indices = self.sample_indices[group.index]
-                    values = _statistics.gradient_sample(grads, indices)
-                    self.samples[group.index].assign(values)
+            values = tf.split(tf.gather(flat_grads, indices), counts)
+            for variable, value in zip(self.samples, values, strict=True):
+                variable.assign(value)
             self.histogram_step.assign(step)
 
         return sample

@@ -32,22 +32,6 @@ def variable_size(variable: Any) -> int:
     return max(1, math.prod(int(d) for d in variable.shape))
 
 
-def finite_flags(grads_by_group: Sequence[Sequence[Any]]) -> Any:
-    """Return a boolean vector: True where every gradient of the group is finite.
-
-    Example:
-        >>> import tensorflow as tf
-        >>> finite_flags([[tf.constant([1.0])], [tf.constant([float("nan")])]]).numpy()
-        array([ True, False])
-    """
-    flags = []
-    for grads in grads_by_group:
-        # x * 0 is 0 for finite x and NaN for NaN or Inf: one sum per variable finds both.
-        total = tf.add_n([tf.reduce_sum(_values(g) * 0.0) for g in grads])
-        flags.append(tf.math.is_finite(total))
-    return tf.stack(flags)
-
-
 def all_finite(grads: Sequence[Any]) -> Any:
     """True when no gradient holds NaN or Inf; one reduction per gradient.
 
@@ -63,47 +47,77 @@ def all_finite(grads: Sequence[Any]) -> Any:
     return tf.math.is_finite(tf.add_n([tf.reduce_sum(_values(g)) for g in grads]))
 
 
-def gradient_rows(
-    grads_by_group: Sequence[Sequence[Any]], variables_by_group: Sequence[Sequence[Any]]
-) -> Any:
-    """Return a ``[groups, 3]`` tensor: gradient norm, mean and max absolute value per group.
+def flatten(tensors: Sequence[Any]) -> Any:
+    """Concatenate tensors (gradients or variable values) into one float32 vector.
+
+    Sparse gradients are made dense first, so each tensor contributes as many values as
+    its variable has elements.
 
     Example:
         >>> import tensorflow as tf
-        >>> v = tf.Variable([0.0, 0.0])
-        >>> gradient_rows([[tf.constant([3.0, -4.0])]], [[v]]).numpy().tolist()
-        [[5.0, 3.5, 4.0]]
+        >>> flatten([tf.constant([[1.0, 2.0]]), tf.constant([3.0])]).numpy().tolist()
+        [1.0, 2.0, 3.0]
     """
-    rows = []
-    for grads, variables in zip(grads_by_group, variables_by_group, strict=False):
-        values = [_values(g) for g in grads]
-        sum_squares = tf.add_n([tf.reduce_sum(tf.square(v)) for v in values])
-        sum_abs = tf.add_n([tf.reduce_sum(tf.abs(v)) for v in values])
-        max_abs = tf.reduce_max(tf.stack([tf.reduce_max(tf.abs(v)) for v in values]))
-        count = float(sum(variable_size(v) for v in variables))
-        rows.append(tf.stack([tf.sqrt(sum_squares), sum_abs / count, max_abs]))
-    return tf.stack(rows)
+    parts = []
+    for tensor in tensors:
+        if isinstance(tensor, tf.IndexedSlices):
+            tensor = tf.convert_to_tensor(tensor)
+        parts.append(tf.reshape(tf.cast(tensor, tf.float32), [-1]))
+    return tf.concat(parts, axis=0)
 
 
-def update_rows(before: Sequence[Sequence[Any]], after: Sequence[Sequence[Any]]) -> Any:
-    """Return a ``[groups, 2]`` tensor: ||w_after - w_before|| and ||w_before|| per group.
+def segment_ids(sizes: Sequence[int]) -> Any:
+    """For a vector made of pieces of ``sizes`` elements, the piece each element belongs to.
+
+    Built on the device from ``len(sizes)`` numbers (static shapes, so XLA compiles it):
+    no constant as large as the vector is stored in the graph.
+
+    Example:
+        >>> segment_ids([2, 0, 3]).numpy().tolist()
+        [0, 0, 2, 2, 2]
+    """
+    total = int(sum(sizes))
+    starts = np.cumsum(np.asarray(sizes[:-1], dtype=np.int64)).reshape(-1, 1)
+    if not len(starts):
+        return tf.zeros([total], tf.int32)
+    # a 1 where each piece after the first starts (summed where empty pieces share a start);
+    # one extra slot takes the starts of empty pieces at the very end
+    marks = tf.scatter_nd(
+        tf.constant(starts, tf.int32), tf.ones([len(starts)], tf.int32), [total + 1]
+    )
+    return tf.cumsum(marks[:total])
+
+
+def segment_rows(flat_grads: Any, ids: Any, sizes: Sequence[int]) -> Any:
+    """Return a ``[pieces, 3]`` tensor: gradient norm, mean and max absolute value per piece.
+
+    ``flat_grads`` is :func:`flatten`'s vector and ``ids`` :func:`segment_ids`'s; the mean
+    is over the piece's elements (at least 1).
 
     Example:
         >>> import tensorflow as tf
-        >>> update_rows([[tf.constant([3.0, 4.0])]], [[tf.constant([3.0, 5.0])]]).numpy().tolist()
-        [[1.0, 5.0]]
+        >>> flat = tf.constant([3.0, -4.0, 2.0])
+        >>> segment_rows(flat, segment_ids([2, 1]), [2, 1]).numpy().tolist()
+        [[5.0, 3.5, 4.0], [2.0, 2.0, 2.0]]
     """
-    rows = []
-    for old, new in zip(before, after, strict=False):
-        delta = tf.add_n(
-            [
-                tf.reduce_sum(tf.square(tf.cast(n, tf.float32) - tf.cast(o, tf.float32)))
-                for o, n in zip(old, new, strict=False)
-            ]
-        )
-        weight = tf.add_n([tf.reduce_sum(tf.square(tf.cast(o, tf.float32))) for o in old])
-        rows.append(tf.stack([tf.sqrt(delta), tf.sqrt(weight)]))
-    return tf.stack(rows)
+    n = len(sizes)
+    magnitude = tf.abs(flat_grads)
+    norm = tf.sqrt(tf.math.unsorted_segment_sum(tf.square(flat_grads), ids, n))
+    counts = tf.constant([max(1, int(s)) for s in sizes], tf.float32)
+    mean_abs = tf.math.unsorted_segment_sum(magnitude, ids, n) / counts
+    max_abs = tf.maximum(tf.math.unsorted_segment_max(magnitude, ids, n), 0.0)
+    return tf.stack([norm, mean_abs, max_abs], axis=1)
+
+
+def segment_norms(flat: Any, ids: Any, n: int) -> Any:
+    """The L2 norm of each of the ``n`` pieces of a flat vector.
+
+    Example:
+        >>> import tensorflow as tf
+        >>> segment_norms(tf.constant([3.0, 4.0, 1.0]), segment_ids([2, 1]), 2).numpy().tolist()
+        [5.0, 1.0]
+    """
+    return tf.sqrt(tf.math.unsorted_segment_sum(tf.square(flat), ids, n))
 
 
 def sample_indices(size: int, sample_size: int) -> np.ndarray:
@@ -117,12 +131,6 @@ def sample_indices(size: int, sample_size: int) -> np.ndarray:
         return np.arange(size, dtype=np.int64)
     indices: np.ndarray = np.linspace(0, size - 1, sample_size).round().astype(np.int64)
     return indices
-
-
-def gradient_sample(grads: Sequence[Any], indices: np.ndarray) -> Any:
-    """Return the flattened gradients of one group at ``indices`` (for histograms)."""
-    flat = tf.concat([tf.reshape(_values(g), [-1]) for g in grads], axis=0)
-    return tf.gather(flat, indices)
 
 
 def flow_ratios(norms: Sequence[float]) -> list[float]:
