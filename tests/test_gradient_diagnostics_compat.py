@@ -230,3 +230,60 @@ def test_mirrored_strategy_statistics_equal_one_device():
     assert single.keys() == mirrored.keys()
     for tag, value in single.items():
         assert mirrored[tag] == pytest.approx(value, rel=1e-5, abs=1e-7), tag
+
+
+class _Crash(keras.callbacks.Callback):
+    """A user callback that raises in the middle of the first epoch."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == 1:
+            raise RuntimeError("user callback failed")
+
+
+def test_a_fit_that_died_leaves_nothing_that_breaks_the_next_one(batch, tmp_path):
+    x, y = batch
+    model = build()
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
+    crashed = GradientDiagnostics(tmp_path / "crashed", every_n_steps=2)
+    with pytest.raises(RuntimeError, match="user callback failed"):
+        model.fit(x, y, batch_size=BATCH, epochs=2, verbose=0, callbacks=[crashed, _Crash()])
+    # on_train_end never ran: the hook is still on the optimizer
+    assert "_backend_apply_gradients" in vars(model.optimizer)
+    assert int(model.optimizer.iterations) == 2
+
+    # a later fit with a new GradientDiagnostics takes over (no "already observed")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        diagnostics = GradientDiagnostics(tmp_path / "logs", every_n_steps=2)
+        model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, callbacks=[diagnostics])
+    steps = [s for s, _ in read_scalars(tmp_path / "logs")[_tags.GRADIENT_GLOBAL_NORM]]
+    assert steps == [4, 6]
+    assert "_backend_apply_gradients" not in vars(model.optimizer)
+    assert model.train_function is None
+
+    # a crash again, then a plain fit: its first step gives the optimizer back
+    with pytest.raises(RuntimeError, match="user callback failed"):
+        model.fit(
+            x, y, batch_size=BATCH, epochs=1, verbose=0,
+            callbacks=[GradientDiagnostics(tmp_path / "again", every_n_steps=2), _Crash()],
+        )  # fmt: skip
+    assert "_backend_apply_gradients" in vars(model.optimizer)
+    model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
+    assert "_backend_apply_gradients" not in vars(model.optimizer)
+    assert int(model.optimizer.iterations) == 12
+
+    model.save(tmp_path / "model.keras")
+    code = (
+        "import json, keras\n"
+        f"m = keras.saving.load_model({str(tmp_path / 'model.keras')!r})\n"
+        "print(json.dumps([type(m.optimizer).__name__, int(m.optimizer.iterations)]))\n"
+    )
+    assert json.loads(_python(code)) == ["Adam", 12]
+
+
+def test_two_diagnostics_in_one_fit_are_refused(batch, tmp_path):
+    x, y = batch
+    model = build()
+    callbacks = [GradientDiagnostics(tmp_path / "a"), GradientDiagnostics(tmp_path / "b")]
+    with pytest.raises(RuntimeError, match="already observed"):
+        model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, callbacks=callbacks)

@@ -184,6 +184,7 @@ class GradientDiagnostics(keras.callbacks.Callback):
                 f"Received: KERAS_BACKEND={keras.backend.backend()!r}."
             )
         optimizer, inner = self._optimizers()
+        self._restore()  # what a fit of this callback that died with an exception left
         self._grouping = grouping = group_variables(self.model)
         with self.model.distribute_strategy.scope():
             self._capture = GradientCapture(
@@ -197,8 +198,11 @@ class GradientDiagnostics(keras.callbacks.Callback):
                 # As Keras' fit does under a distribution strategy: built lazily, in the
                 # first step, the optimizer makes tf.function trace that step twice.
                 optimizer.build(self.model.trainable_variables)
-        self._capture.install(inner)
-        self.model.make_train_function(force=True)
+        # The fit's History tells this training from one that died with an exception
+        # (no on_train_end) and left its capture installed: that one is removed.
+        session = getattr(self.model, "history", None)
+        self._capture.install(inner, session=session, release=self._restore)
+        self._guard_train_function(session)
         self._momentum_name = next((a for a in ("momentum", "beta_1") if hasattr(inner, a)), None)
         variable_paths = [
             (i, f"{group.path}/{name}")
@@ -229,6 +233,27 @@ class GradientDiagnostics(keras.callbacks.Callback):
         self._fetched_at = start
         self._reported: set[str] = set()
         self._nonfinite_reported = False
+
+    def _guard_train_function(self, session: object) -> None:
+        """Rebuild the train step; a later fit that finds it left over gives it back.
+
+        Should this fit die with an exception, the instrumented step stays cached on the
+        model; the next ``fit`` (a new ``History``) then removes the capture and runs a
+        plain step instead.
+        """
+        model, capture = self.model, self._capture
+        model.make_train_function(force=True)
+        instrumented = model.train_function
+
+        def train_function(iterator: Any) -> Any:
+            if capture is not None and getattr(model, "history", None) is not session:
+                if capture.installed:
+                    capture.release()
+                model.make_train_function(force=True)
+                return model.train_function(iterator)
+            return instrumented(iterator)
+
+        model.train_function = train_function
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         """Note the step the epoch starts at; findings may be reported again."""

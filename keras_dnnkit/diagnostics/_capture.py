@@ -127,10 +127,23 @@ class GradientCapture:
         # the weights before the update of a logging step (one float32 copy of the model)
         self.snapshot = _state(np.zeros(sum(self._sizes)), tf.float32)
         self._optimizer: Any = None
+        self.session: object = None
+        self._release: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------ install
-    def install(self, optimizer: Any) -> None:
+    def install(
+        self,
+        optimizer: Any,
+        session: object = None,
+        release: Callable[[], None] | None = None,
+    ) -> None:
         """Override ``_backend_apply_gradients`` on this optimizer instance only.
+
+        ``session`` names the training the capture belongs to (GradientDiagnostics passes
+        the fit's ``History``). A capture still installed from another session is stale: its
+        training ended without cleaning up (an exception inside ``fit``), so it is removed,
+        by calling the ``release`` it was installed with. One from the same session is a
+        second observer of the same training, and refused.
 
         Example:
             >>> import keras
@@ -143,6 +156,9 @@ class GradientCapture:
             >>> capture.uninstall(); "_backend_apply_gradients" in vars(optimizer)
             False
         """
+        previous = installed_capture(optimizer)
+        if previous is not None and previous.session is not session:
+            previous.release()
         if _METHOD in vars(optimizer):
             raise RuntimeError(
                 f"The optimizer {optimizer.name!r} is already observed by another "
@@ -155,14 +171,28 @@ class GradientCapture:
         def observed(grads: Sequence[Any], trainable_variables: Sequence[Any]) -> Any:
             return self._apply(optimizer, original, position, key, grads, trainable_variables)
 
-        object.__setattr__(optimizer, _METHOD, observed)
+        object.__setattr__(optimizer, _METHOD, _Observed(self, observed))
         self._optimizer = optimizer
+        self.session = session
+        self._release = release
+
+    @property
+    def installed(self) -> bool:
+        """Whether the capture observes an optimizer now."""
+        return self._optimizer is not None and installed_capture(self._optimizer) is self
+
+    def release(self) -> None:
+        """End the observation as its owner would (its ``release``), or at least uninstall."""
+        if self._release is not None:
+            self._release()
+        self.uninstall()
 
     def uninstall(self) -> None:
         """Give the optimizer its own method back (safe to call twice)."""
-        if self._optimizer is not None and _METHOD in vars(self._optimizer):
+        if self._optimizer is not None and installed_capture(self._optimizer) is self:
             object.__delattr__(self._optimizer, _METHOD)
         self._optimizer = None
+        self._release = None
 
     # ------------------------------------------------------------------ in the step
     def _apply(
@@ -290,6 +320,23 @@ class GradientCapture:
             self.histogram_step.assign(step)
 
         return sample
+
+
+class _Observed:
+    """The method installed on the optimizer; it knows its capture."""
+
+    def __init__(self, capture: GradientCapture, method: Callable[..., Any]) -> None:
+        self.capture = capture
+        self.method = method
+
+    def __call__(self, grads: Sequence[Any], trainable_variables: Sequence[Any]) -> Any:
+        return self.method(grads, trainable_variables)
+
+
+def installed_capture(optimizer: Any) -> GradientCapture | None:
+    """The capture observing ``optimizer``, if any."""
+    hook = vars(optimizer).get(_METHOD)
+    return hook.capture if isinstance(hook, _Observed) else None
 
 
 def _value(variable: Any) -> Any:
