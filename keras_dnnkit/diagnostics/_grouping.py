@@ -58,10 +58,11 @@ def group_variables(model: Any) -> Grouping:
 
     Example:
         >>> import keras
-        >>> inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)], name="inner")
+        >>> hidden = keras.layers.Dense(3, name="hidden")
+        >>> inner = keras.Sequential([keras.Input((4,)), hidden], name="inner")
         >>> outer = keras.Sequential([keras.Input((4,)), inner, keras.layers.Dense(2, name="out")])
         >>> [g.path for g in group_variables(outer).layers]
-        ['inner/dense', 'out']
+        ['inner/hidden', 'out']
     """
     owner: dict[int, str] = {}
     order: list[str] = []
