@@ -27,7 +27,9 @@ def _values(log_dir: str | os.PathLike[str]) -> Iterator[tuple[int, Any, str]]:
     import tensorflow as tf
 
     for path in event_files(log_dir):
-        for event in tf.compat.v1.train.summary_iterator(path):
+        # TFRecordDataset is what TensorFlow recommends over the deprecated summary_iterator.
+        for record in tf.data.TFRecordDataset(path):
+            event = tf.compat.v1.Event.FromString(record.numpy())
             for value in event.summary.value:
                 plugin = value.metadata.plugin_data.plugin_name
                 yield int(event.step), value, plugin
