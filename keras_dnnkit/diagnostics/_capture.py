@@ -6,12 +6,13 @@ calls that method with the unscaled gradients (after a ``LossScaleOptimizer`` or
 ``loss_scale_factor`` divided the scale out) and before ``_clip_gradients``, so the capture
 sees the true, pre-clip gradients of every step. Each step it:
 
-- tests every gradient for NaN/Inf and records the first such step and the layer closest
-  to the output (one multiply-add per variable);
+- tests the gradients for NaN/Inf (one sum per variable) and, only on a step where that
+  fails, counts it and records the first such step and the layer closest to the output;
 - on every ``every_n_steps``-th step only, reduces the gradients to a few numbers per
   variable, copies the weights into a capture-owned variable before the update and
-  measures ``||w_after - w_before||`` after it (two ``tf.cond`` around the update, so the
-  other steps pay nothing for it and the optimizer's update is traced once);
+  measures ``||w_after - w_before||`` after it (two conditionals around the update, kept
+  as ``If`` ops so that the other steps pay one cheap op each, and the optimizer's update
+  is traced once);
 - optionally skips the update of a step whose gradients are not finite, as Keras'
   ``LossScaleOptimizer`` skips overflow steps.
 
@@ -273,9 +274,12 @@ class GradientCapture:
             self.nonfinite_step.assign(step)
             self.nonfinite_layer.assign(tf.reduce_max(tf.where(finite, -1, layers)))
 
-        first = tf.logical_and(tf.logical_not(all_finite), self.nonfinite_step < 0)
-        _rare(first, record)
-        self.nonfinite_steps.assign_add(tf.cast(tf.logical_not(all_finite), tf.int64))
+        def count() -> None:
+            self.nonfinite_steps.assign_add(tf.constant(1, tf.int64))
+            tf.cond(self.nonfinite_step < 0, record, lambda: None)
+
+        # one op on the steps with finite gradients: nothing is read or written then
+        _rare(tf.logical_not(all_finite), count)
 
     def _weights(self) -> Any:
         """All measured weights, flattened in the order of :attr:`variables`."""
