@@ -95,18 +95,27 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--steps", type=int, default=None, help="steps per fit")
     args = parser.parse_args()
-    rounds = args.rounds or (1 if args.quick else 5)
+    rounds = args.rounds or (1 if args.quick else 9)
     steps = args.steps or (60 if args.quick else 600)
     every = 20 if args.quick else EVERY
     rng = np.random.default_rng(0)
     x = rng.standard_normal((BATCH * steps, WIDTH)).astype("float32")
     y = rng.integers(0, 10, BATCH * steps).astype("int32")
     log_dir = tempfile.mkdtemp()
-    models = {name: build() for name in ("plain fit", "GradientDiagnostics", "extra pass")}
+    # "plain fit (control)" is a second, identical plain model: its ratio to "plain fit" shows
+    # how much two identical runs differ on this machine, i.e. the resolution of the ratios.
+    models = {
+        name: build()
+        for name in ("plain fit", "GradientDiagnostics", "extra pass", "plain fit (control)")
+    }
     results: dict[str, list[float]] = {name: [] for name in models}
     first: dict[str, list[float]] = {name: [] for name in models}
-    for _ in range(rounds):
-        for name, model in models.items():
+    names = list(models)
+    for round_index in range(rounds):
+        # Rotate the order each round so that no method always runs first (or last).
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            model = models[name]
             timer = StepTimer(warmup=min(10, steps // 4))
             callbacks: list = [timer]
             if name == "GradientDiagnostics":
@@ -117,17 +126,24 @@ def main() -> None:
             model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, callbacks=callbacks)
             results[name].append(timer.steps_per_second)
             first[name].append(timer.first_step)
-    base = statistics.median(results["plain fit"])
+    # Ratios are paired per round (same round, similar machine load), then the median is taken.
+    ratios = {
+        name: statistics.median(
+            value / plain for value, plain in zip(results[name], results["plain fit"], strict=True)
+        )
+        for name in models
+    }
     print(f"{DEPTH}x{WIDTH} ELU MLP, batch {BATCH}, {steps} steps x {rounds} rounds, log every")
-    print(f"{every} steps; median steady-state throughput ({os.cpu_count()} CPU cores):")
+    print(f"{every} steps; median steady-state throughput ({os.cpu_count()} CPU cores) and")
+    print("median of the per-round ratios to plain fit (order rotated every round);")
     print("first step: of the first fit of a new model, and median of the later fits (a plain")
     print("fit reuses its traced step; GradientDiagnostics traces an instrumented one per fit):")
     for name in models:
         speed = statistics.median(results[name])
         later = f"{statistics.median(first[name][1:]):.2f} s" if rounds > 1 else "-"
         print(
-            f"  {name:20s} {speed:7.1f} steps/s  ratio {speed / base:5.3f}  "
-            f"overhead {100 * (1 - speed / base):+5.1f}%  "
+            f"  {name:20s} {speed:7.1f} steps/s  ratio {ratios[name]:5.3f}  "
+            f"overhead {100 * (1 - ratios[name]):+5.1f}%  "
             f"first step {first[name][0]:.2f} s, later fits {later}"
         )
 
