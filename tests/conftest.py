@@ -18,22 +18,40 @@ collect_ignore_glob = ["_*.py"]
 EXAMPLE_PLUGIN = ROOT / "plugins" / "dnnkit-example-plugin"
 
 
+def run_command(
+    command: list[str], *, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` from the repository root with TensorFlow's logging quiet; return it."""
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
+        timeout=timeout,
+        cwd=ROOT,
+    )
+
+
 def run_python(
     code: str, *, env: dict[str, str] | None = None, check: bool = True, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
     """Run ``code`` in a fresh interpreter (the test's own environment); return the result."""
-    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=timeout,
-        cwd=ROOT,
-    )
+    result = run_command([sys.executable, "-c", textwrap.dedent(code)], env=env, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"subprocess failed ({result.returncode}):\n{result.stderr[-4000:]}")
     return result
+
+
+def run_script(path: str, *arguments: str, timeout: float = 300) -> str:
+    """Run the repository's script ``path`` (e.g. ``examples/max_norm.py``); return its stdout.
+
+    Fails the test, with the script's output, when it exits non-zero.
+    """
+    result = run_command([sys.executable, str(ROOT / path), *arguments], timeout=timeout)
+    assert result.returncode == 0, (
+        f"{path} failed ({result.returncode}):\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
+    )
+    return result.stdout
 
 
 def pip(*arguments: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -12,8 +11,8 @@ import pytest
 
 from keras_dnnkit.cli.main import main
 from keras_dnnkit.diagnostics._events import event_files, read_scalars
+from tests.conftest import run_command
 
-ROOT = Path(__file__).resolve().parents[1]
 DNNKIT = Path(sys.executable).parent / "dnnkit"
 OFFLINE = {
     # Any download goes to a closed local port: the test does not depend on the network.
@@ -30,14 +29,7 @@ def run_dnnkit(
     *arguments: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     command = [str(DNNKIT)] if DNNKIT.exists() else [sys.executable, "-m", "keras_dnnkit.cli.main"]
-    return subprocess.run(
-        [*command, *arguments],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
-        timeout=300,
-        cwd=ROOT,
-    )
+    return run_command([*command, *arguments], env=env)
 
 
 def table_row(output: str, label: str) -> list[str]:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import ROOT, run_script
+
 EXAMPLES = ROOT / "examples"
 
 pytestmark = pytest.mark.slow
@@ -18,16 +15,7 @@ pytestmark = pytest.mark.slow
 
 def run_example(name: str, *arguments: str, timeout: float = 240) -> str:
     """Run ``examples/<name>`` in a fresh interpreter; return its stdout, fail on non-zero."""
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLES / name), *arguments],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-        timeout=timeout,
-        cwd=ROOT,
-    )
-    assert result.returncode == 0, f"{name} failed:\n{result.stdout}\n{result.stderr[-4000:]}"
-    return result.stdout
+    return run_script(f"examples/{name}", *arguments, timeout=timeout)
 
 
 def table_rows(output: str) -> dict[tuple[str, str], list[str]]:

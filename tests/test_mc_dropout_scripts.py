@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
-from tests.conftest import ROOT
+from tests.conftest import run_script
 
 
-def run_script(path: str) -> str:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / path), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
+def run_quick(path: str) -> str:
+    return run_script(path, "--quick")
 
 
 def test_example_shows_uncertain_digits_are_the_mistakes() -> None:
-    output = run_script("examples/mc_dropout.py")
+    output = run_quick("examples/mc_dropout.py")
     # One row per training seed, then the means over seeds.
     seed_rows = re.findall(
         r"^\s*\d+\s+([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)$", output, re.M
@@ -46,7 +34,7 @@ def test_example_shows_uncertain_digits_are_the_mistakes() -> None:
 
 
 def test_benchmark_quick_prints_the_three_cases() -> None:
-    output = run_script("benchmarks/mc_dropout.py")
+    output = run_quick("benchmarks/mc_dropout.py")
     for case in ("(a) CNN", "(b) MLP", "(c) MLP"):
         line = next(line for line in output.splitlines() if line.startswith(case))
         assert re.search(r"[0-9.]+x", line), line
