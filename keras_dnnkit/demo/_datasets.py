@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from keras_dnnkit._validation import check_choice
 from keras_dnnkit.data import Split, load_digits
 from keras_dnnkit.errors import DnnkitError
 
@@ -70,8 +71,7 @@ def load_dataset(name: str = "digits", *, seed: int = 0, max_train: int = 10_000
         >>> load_dataset("digits").x_train.shape
         (1257, 64)
     """
-    if name not in DATASETS:
-        raise ValueError(f"Argument name must be one of {DATASETS}. Received: name={name!r}")
+    check_choice("name", name, DATASETS)
     if name == "digits":
         return load_digits(seed=seed)
     try:
