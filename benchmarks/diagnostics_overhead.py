@@ -1,12 +1,16 @@
 """What GradientDiagnostics costs: plain fit vs fit with it (defaults) vs an extra-pass logger.
 
-A 20 x 100 ELU MLP, batch 256, in one process; the three ways run interleaved, round after
-round, and the steady-state throughput (steps/s, after the first steps of each fit, so the
-tracing is timed apart) is the median over rounds. The "extra pass" logger is the approach
-the callback replaces: every N steps, a separate GradientTape forward and backward pass on
-a batch, whose per-layer norms are written with tf.summary.
+A 20 x 100 ELU MLP, batch 256, in one process; the three ways (and an identical second
+plain model, as a control of how much two identical runs differ) run interleaved, round
+after round, with the order rotated every round. Per fit, after its first steps (so the
+tracing is timed apart): the throughput (steps/s, wall clock) and the CPU time per step of
+the whole process (all TensorFlow threads), which other load on the machine disturbs less.
+Ratios to plain fit are paired per round; the median and the interquartile range are shown.
+The "extra pass" logger is the approach the callback replaces: every N steps, a separate
+GradientTape forward and backward pass on a batch, whose per-layer norms are written with
+tf.summary.
 
-    python benchmarks/diagnostics_overhead.py           # ~2 minutes on 2 CPU cores
+    python benchmarks/diagnostics_overhead.py           # ~3 minutes on 2 CPU cores
     python benchmarks/diagnostics_overhead.py --quick   # a few seconds, for CI
 """
 
@@ -69,24 +73,49 @@ class ExtraPassLogger(keras.callbacks.Callback):
 
 
 class StepTimer(keras.callbacks.Callback):
+    """Wall-clock and process CPU time at the start of a fit and after every batch."""
+
     def __init__(self, warmup: int) -> None:
         super().__init__()
-        self.warmup, self.times = warmup, []
+        self.warmup = warmup
+        self.times: list[tuple[float, float]] = []
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        self.times = [time.perf_counter()]
+        self.times = [(time.perf_counter(), time.process_time())]
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        self.times.append(time.perf_counter())
+        self.times.append((time.perf_counter(), time.process_time()))
 
     @property
-    def first_step(self) -> float:
-        return self.times[1] - self.times[0]
+    def start(self) -> float:
+        """Wall time of the first two steps (where the train steps are traced)."""
+        return self.times[2][0] - self.times[0][0]
 
     @property
     def steps_per_second(self) -> float:
-        steady = self.times[self.warmup :]
-        return (len(steady) - 1) / (steady[-1] - steady[0])
+        (wall_0, _), (wall_1, _) = self.times[self.warmup], self.times[-1]
+        return (len(self.times) - 1 - self.warmup) / (wall_1 - wall_0)
+
+    @property
+    def cpu_ms_per_step(self) -> float:
+        (_, cpu_0), (_, cpu_1) = self.times[self.warmup], self.times[-1]
+        return 1e3 * (cpu_1 - cpu_0) / (len(self.times) - 1 - self.warmup)
+
+
+def _quartiles(values: list[float]) -> tuple[float, float]:
+    if len(values) < 2:
+        return values[0], values[0]
+    quartiles = statistics.quantiles(values, n=4)
+    return quartiles[0], quartiles[2]
+
+
+def _paired(measured: dict[str, list[float]], better: str) -> dict[str, list[float]]:
+    """Per round, each method's ratio to plain fit (below 1: slower or costlier)."""
+    plain = measured["plain fit"]
+    return {
+        name: [v / p if better == "higher" else p / v for v, p in zip(values, plain, strict=True)]
+        for name, values in measured.items()
+    }
 
 
 def main() -> None:
@@ -95,27 +124,24 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--steps", type=int, default=None, help="steps per fit")
     args = parser.parse_args()
-    rounds = args.rounds or (1 if args.quick else 9)
-    steps = args.steps or (60 if args.quick else 600)
+    rounds = args.rounds or (1 if args.quick else 15)
+    steps = args.steps or (60 if args.quick else 400)
     every = 20 if args.quick else EVERY
     rng = np.random.default_rng(0)
     x = rng.standard_normal((BATCH * steps, WIDTH)).astype("float32")
     y = rng.integers(0, 10, BATCH * steps).astype("int32")
     log_dir = tempfile.mkdtemp()
-    # "plain fit (control)" is a second, identical plain model: its ratio to "plain fit" shows
-    # how much two identical runs differ on this machine, i.e. the resolution of the ratios.
     models = {
         name: build()
         for name in ("plain fit", "GradientDiagnostics", "extra pass", "plain fit (control)")
     }
-    results: dict[str, list[float]] = {name: [] for name in models}
-    first: dict[str, list[float]] = {name: [] for name in models}
+    speed: dict[str, list[float]] = {name: [] for name in models}
+    cpu: dict[str, list[float]] = {name: [] for name in models}
+    start: dict[str, list[float]] = {name: [] for name in models}
     names = list(models)
     for round_index in range(rounds):
-        # Rotate the order each round so that no method always runs first (or last).
-        shift = round_index % len(names)
+        shift = round_index % len(names)  # no method always runs first (or last)
         for name in names[shift:] + names[:shift]:
-            model = models[name]
             timer = StepTimer(warmup=min(10, steps // 4))
             callbacks: list = [timer]
             if name == "GradientDiagnostics":
@@ -123,28 +149,26 @@ def main() -> None:
                 callbacks.insert(0, GradientDiagnostics(f"{log_dir}/ours", **defaults))
             elif name == "extra pass":
                 callbacks.insert(0, ExtraPassLogger(f"{log_dir}/extra", x, y, every))
-            model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, callbacks=callbacks)
-            results[name].append(timer.steps_per_second)
-            first[name].append(timer.first_step)
-    # Ratios are paired per round (same round, similar machine load), then the median is taken.
-    ratios = {
-        name: statistics.median(
-            value / plain for value, plain in zip(results[name], results["plain fit"], strict=True)
-        )
-        for name in models
-    }
+            models[name].fit(x, y, batch_size=BATCH, epochs=1, verbose=0, callbacks=callbacks)
+            speed[name].append(timer.steps_per_second)
+            cpu[name].append(timer.cpu_ms_per_step)
+            start[name].append(timer.start)
+    speed_ratios, cpu_ratios = _paired(speed, "higher"), _paired(cpu, "lower")
     print(f"{DEPTH}x{WIDTH} ELU MLP, batch {BATCH}, {steps} steps x {rounds} rounds, log every")
-    print(f"{every} steps; median steady-state throughput ({os.cpu_count()} CPU cores) and")
-    print("median of the per-round ratios to plain fit (order rotated every round);")
-    print("first step: of the first fit of a new model, and median of the later fits (a plain")
-    print("fit reuses its traced step; GradientDiagnostics traces an instrumented one per fit):")
+    print(f"{every} steps, {os.cpu_count()} CPU cores. Steady state: median steps/s and CPU ms per")
+    print("step; ratio to plain fit: median of the per-round ratios [interquartile range].")
+    print("First two steps: of a new model's first fit, and median of the later fits (a plain")
+    print("fit reuses its traced step; GradientDiagnostics traces its two steps in every fit).")
     for name in models:
-        speed = statistics.median(results[name])
-        later = f"{statistics.median(first[name][1:]):.2f} s" if rounds > 1 else "-"
+        later = f"{statistics.median(start[name][1:]):.2f} s" if rounds > 1 else "-"
+        cells = []
+        for ratios in (speed_ratios[name], cpu_ratios[name]):
+            low, high = _quartiles(sorted(ratios))
+            cells.append(f"{statistics.median(ratios):5.3f} [{low:5.3f}-{high:5.3f}]")
         print(
-            f"  {name:20s} {speed:7.1f} steps/s  ratio {ratios[name]:5.3f}  "
-            f"overhead {100 * (1 - ratios[name]):+5.1f}%  "
-            f"first step {first[name][0]:.2f} s, later fits {later}"
+            f"  {name:20s} {statistics.median(speed[name]):6.1f} steps/s {cells[0]}  "
+            f"{statistics.median(cpu[name]):5.2f} CPU ms/step {cells[1]}  "
+            f"first two steps {start[name][0]:.2f} s, later fits {later}"
         )
 
 

@@ -17,13 +17,14 @@ def test_diagnostics_overhead_quick_prints_the_ratios() -> None:
     ratios = {}
     for way in WAYS:
         line = re.search(
-            rf"^  {re.escape(way)} +([\d.]+) steps/s  ratio ([\d.]+)  overhead +[-+][\d.]+%  "
-            r"first step [\d.]+ s",
+            rf"^  {re.escape(way)} +([\d.]+) steps/s ([\d.]+) \[[\d.]+-[\d.]+\] +"
+            r"([\d.]+) CPU ms/step ([\d.]+) \[[\d.]+-[\d.]+\]  first two steps [\d.]+ s",
             output,
             re.MULTILINE,
         )
         assert line, output
-        assert float(line[1]) > 0
+        assert float(line[1]) > 0 and float(line[3]) > 0
         ratios[way] = float(line[2])
+        assert float(line[4]) > 0
     assert ratios["plain fit"] == 1.0
     assert all(ratio > 0 for ratio in ratios.values())

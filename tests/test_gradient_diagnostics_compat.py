@@ -287,3 +287,61 @@ def test_two_diagnostics_in_one_fit_are_refused(batch, tmp_path):
     callbacks = [GradientDiagnostics(tmp_path / "a"), GradientDiagnostics(tmp_path / "b")]
     with pytest.raises(RuntimeError, match="already observed"):
         model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, callbacks=callbacks)
+
+
+class _MeasuringSteps(keras.callbacks.Callback):
+    """Records, per batch, whether the execution ran the measuring train step."""
+
+    def __init__(self, diagnostics: GradientDiagnostics) -> None:
+        super().__init__()
+        self.diagnostics, self.measuring = diagnostics, []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.measuring.append(self.diagnostics._capture.measuring)
+
+
+@pytest.mark.parametrize(
+    ("steps_per_execution", "expected"),
+    [
+        # the first execution of a fit traces the measuring step; then only steps 5, 10, 15, 20
+        (1, [s == 1 or s % 5 == 0 for s in range(1, 21)]),
+        # 4 steps per epoch run as executions of 3 + 1 steps: 1-3, 4, 5-7, 8, ..., 17-19, 20
+        (3, [True, False, True, False, True, False, True, False, False, True]),
+    ],
+)
+def test_only_executions_with_a_logging_step_run_the_measuring_step(
+    batch, tmp_path, steps_per_execution, expected
+):
+    model = build(steps_per_execution=steps_per_execution)
+    diagnostics = GradientDiagnostics(tmp_path, every_n_steps=5)
+    recorder = _MeasuringSteps(diagnostics)
+    x, y = batch
+    model.fit(x, y, batch_size=16, epochs=5, verbose=0, callbacks=[diagnostics, recorder])
+    assert recorder.measuring == expected
+    steps = [step for step, _ in read_scalars(tmp_path)[_tags.GRADIENT_GLOBAL_NORM]]
+    assert steps == [5, 10, 15, 20]
+
+
+def test_the_lean_step_holds_no_conditional():
+    """Any conditional costs every step; the lean step must have none, the measuring two."""
+    from keras_dnnkit.diagnostics._capture import GradientCapture
+    from keras_dnnkit.diagnostics._grouping import group_variables
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2), keras.layers.Dense(1)])
+    optimizer = keras.optimizers.SGD(0.1, momentum=0.9)
+    optimizer.build(model.trainable_variables)
+    capture = GradientCapture(group_variables(model), every_n_steps=2)
+    capture.install(optimizer)
+    grads = [tf.ones(v.shape) for v in model.trainable_variables]
+
+    def conditionals(measuring: bool) -> int:
+        capture.measuring = measuring
+        step = tf.function(lambda: optimizer.apply(grads, model.trainable_variables))
+        graph = step.get_concrete_function().graph
+        return sum(op.type in ("If", "StatelessIf") for op in graph.get_operations())
+
+    try:
+        assert conditionals(False) == 0
+        assert conditionals(True) == 2
+    finally:
+        capture.uninstall()

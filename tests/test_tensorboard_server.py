@@ -40,7 +40,7 @@ def _get(port: int, path: str) -> Any:
 def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     log_dir = tmp_path_factory.mktemp("tensorboard_run")
     callbacks = [
-        GradientDiagnostics(log_dir, every_n_steps=5, warn=False),
+        GradientDiagnostics(log_dir, every_n_steps=5, histogram_every_n_steps=10, warn=False),
         ActivationDiagnostics(log_dir, probe=digits().x_train[:64], every_n_steps=5, warn=False),
     ]
     train(mlp("dead", depth=3, width=16), callbacks)
@@ -117,3 +117,20 @@ def test_findings_text_is_served(server: int) -> None:
     _wait_for_tags(server, {_tags.GRADIENT_GLOBAL_NORM})
     text_tags = _get(server, "/data/plugin/text/tags")
     assert _tags.FINDINGS in text_tags["."]
+
+
+def test_gradient_histograms_are_served(server: int) -> None:
+    _wait_for_tags(server, {_tags.GRADIENT_GLOBAL_NORM})
+    tag = _tags.layer_tag(_tags.GRADIENT_HISTOGRAM, 0, "hidden_0")
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while tag not in _get(server, "/data/plugin/histograms/tags").get(".", {}):
+        assert time.monotonic() < deadline, "no gradient histogram served"
+        time.sleep(0.5)
+    series = _get(
+        server, "/data/plugin/histograms/histograms?run=.&tag=" + urllib.request.quote(tag)
+    )
+    assert [point[1] for point in series] == [10, 20]  # [wall_time, step, buckets]
+    for _, _, buckets in series:
+        assert all(left <= right for left, right, _ in buckets)
+        # the default sample: 1000 of hidden_0's 64 * 16 + 16 gradient values
+        assert sum(count for _, _, count in buckets) == 1000

@@ -45,6 +45,11 @@ def _check_steps(name: str, value: Any, allow_zero: bool = False) -> None:
         raise ValueError(f"Argument {name} must be an integer >= {low}. Received: {name}={value!r}")
 
 
+def _holds_multiple(first: int, last: int, every: int) -> bool:
+    """Whether one of the steps ``first`` to ``last`` is a multiple of ``every``."""
+    return last // every >= -(-first // every)
+
+
 def _number(value: Any) -> float:
     return float(np.asarray(keras.ops.convert_to_numpy(value)).reshape(()))
 
@@ -134,6 +139,7 @@ class GradientDiagnostics(keras.callbacks.Callback):
         self.findings: list[Finding] = []
         self.last_logged_step = -1
         self._capture: GradientCapture | None = None
+        self._host_step = 0  # the last step done, as counted on the host
         self._board: GradientBoard | None = None
         self._grouping: Grouping | None = None
 
@@ -231,19 +237,29 @@ class GradientDiagnostics(keras.callbacks.Callback):
         ]
         self._epoch_start = start
         self._fetched_at = start
+        self._host_step = start
         self._reported: set[str] = set()
         self._nonfinite_reported = False
 
     def _guard_train_function(self, session: object) -> None:
-        """Rebuild the train step; a later fit that finds it left over gives it back.
+        """Install the train step: measuring for executions with a logging step, else lean.
+
+        A conditional anywhere in the step costs every step (about 0.1 ms on a CPU), so
+        the step is traced twice: measuring (statistics on the steps whose number is a
+        multiple of ``every_n_steps``) and lean (only the NaN/Inf test). The host, which
+        counts steps without reading the device, picks one per execution. The first
+        execution of a fit runs the measuring step so that both are traced up front.
 
         Should this fit die with an exception, the instrumented step stays cached on the
         model; the next ``fit`` (a new ``History``) then removes the capture and runs a
         plain step instead.
         """
         model, capture = self.model, self._capture
-        model.make_train_function(force=True)
-        instrumented = model.train_function
+        steps: dict[bool, Any] = {}
+        for measuring in (False, True):
+            model.make_train_function(force=True)
+            steps[measuring] = model.train_function
+        started: list[bool] = []
 
         def train_function(iterator: Any) -> Any:
             if capture is not None and getattr(model, "history", None) is not session:
@@ -251,7 +267,16 @@ class GradientDiagnostics(keras.callbacks.Callback):
                     capture.release()
                 model.make_train_function(force=True)
                 return model.train_function(iterator)
-            return instrumented(iterator)
+            first = self._host_step + 1
+            last = self._host_step + max(1, int(getattr(model, "steps_per_execution", 1)))
+            epoch_steps = (self.params or {}).get("steps")
+            if epoch_steps:  # an execution ends with the epoch
+                last = min(last, self._epoch_start + int(epoch_steps))
+            measuring = not started or _holds_multiple(first, last, self.every_n_steps)
+            started.append(True)
+            if capture is not None:
+                capture.measuring = measuring  # read only when that step is traced
+            return steps[measuring](iterator)
 
         model.train_function = train_function
 
@@ -260,12 +285,13 @@ class GradientDiagnostics(keras.callbacks.Callback):
         self._epoch_start = int(_number(self.model.optimizer.iterations))
         # Keras reports a short last execution (steps_per_execution > 1) as a full one, so
         # the host's count can run ahead within an epoch: start each epoch from the truth.
-        self._fetched_at = self._epoch_start
+        self._fetched_at = self._host_step = self._epoch_start
         self._reported = set()
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         """Fetch and write the statistics when a logging step has passed."""
         step = self._epoch_start + batch + 1  # counted on the host: no device read
+        self._host_step = step
         if self.on_nonfinite != "warn":
             self._check_nonfinite()
         if step // self.every_n_steps > self._fetched_at // self.every_n_steps:

@@ -6,15 +6,19 @@ calls that method with the unscaled gradients (after a ``LossScaleOptimizer`` or
 ``loss_scale_factor`` divided the scale out) and before ``_clip_gradients``, so the capture
 sees the true, pre-clip gradients of every step. Each step it:
 
-- tests the gradients for NaN/Inf (one sum per variable) and, only on a step where that
-  fails, counts it and records the first such step and the layer closest to the output;
-- on every ``every_n_steps``-th step only, reduces the gradients to a few numbers per
-  variable, copies the weights into a capture-owned variable before the update and
-  measures ``||w_after - w_before||`` after it (two conditionals around the update, kept
-  as ``If`` ops so that the other steps pay one cheap op each, and the optimizer's update
-  is traced once);
+- tests the gradients for NaN/Inf (one sum per variable) and records, without any
+  conditional, how many steps had them, the first such step and its layer closest to the
+  output;
 - optionally skips the update of a step whose gradients are not finite, as Keras'
   ``LossScaleOptimizer`` skips overflow steps.
+
+A step traced while :attr:`GradientCapture.measuring` is true also, on every
+``every_n_steps``-th step only, reduces the gradients to a few numbers per variable, copies
+the weights into a capture-owned variable before the update and measures
+``||w_after - w_before||`` after it (two conditionals around the update, kept as ``If`` ops,
+so that the optimizer's update is traced once). Any conditional in the step costs every
+step about 0.1 ms on a CPU, so ``GradientDiagnostics`` traces the step twice, measuring and
+lean, and runs the measuring one only for the executions that hold a logging step.
 
 Everything lands in ``tf.Variable`` objects owned by the capture; the host reads them only
 when it logs. Under a multi-replica ``tf.distribute`` strategy the statistics are those of
@@ -149,6 +153,7 @@ class GradientCapture:
         self.nonfinite_steps = _state(0, tf.int64)  # how many steps had NaN/Inf gradients
         # the weights before the update of a logging step (one float32 copy of the model)
         self.snapshot = _state(np.zeros(sum(self._sizes)), tf.float32)
+        self.measuring = True  # read when a step is traced: measure in that step, or not
         self._optimizer: Any = None
         self.session: object = None
         self._release: Callable[[], None] | None = None
@@ -236,12 +241,8 @@ class GradientCapture:
         slots = [position.get(key(v)) for v in trainable_variables]
         measured = [(s, g) for s, g in zip(slots, observed_grads, strict=False) if s is not None]
         step = tf.cast(optimizer.iterations, tf.int64) + 1
-
-        # Any NaN/Inf makes the sum of all gradients non-finite: one sum per variable each
-        # step; the exact per-variable test runs only when that sum is not finite.
-        measured_grads = [g for _, g in measured]
-        all_finite = _statistics.all_finite(measured_grads)
-        self._record_nonfinite(step, measured_grads, [s for s, _ in measured], all_finite)
+        finite = self._record_nonfinite(step, measured)
+        all_finite = tf.reduce_all(finite)
 
         # Measuring is split around the update, so that the optimizer's update is traced
         # once: before it, the gradients are reduced and the weights copied (logging steps
@@ -249,7 +250,8 @@ class GradientCapture:
         measure = tf.equal(step % self.every_n_steps, 0)
         if self.skip_nonfinite:
             measure = tf.logical_and(measure, all_finite)
-        _rare(measure, self._before_fn(step, measured))
+        if self.measuring:
+            _rare(measure, self._before_fn(step, measured))
 
         def apply(grads: Any, variables: Any) -> None:
             original(list(grads), list(variables))
@@ -258,28 +260,27 @@ class GradientCapture:
             _cond(all_finite, apply, (tuple(grads), tuple(trainable_variables)))
         else:
             apply(grads, trainable_variables)
-        _rare(measure, self._after_fn(step))
+        if self.measuring:
+            _rare(measure, self._after_fn(step))
 
-    def _record_nonfinite(
-        self, step: Any, grads: list[Any], slots: list[int], all_finite: Any
-    ) -> None:
-        layers = tf.constant(self.layer_of_variable[slots], dtype=tf.int32)
-        sizes = [self._sizes[s] for s in slots]
+    def _record_nonfinite(self, step: Any, measured: list[tuple[int, Any]]) -> Any:
+        """Count a step with NaN/Inf gradients and keep the first one; no conditional.
 
-        def record() -> None:
-            # x * 0 is 0 for finite x and NaN for NaN or Inf: one sum per variable finds both
-            flat = _statistics.flatten(grads) * 0.0
-            sums = tf.math.unsorted_segment_sum(flat, _statistics.segment_ids(sizes), len(sizes))
-            finite = tf.math.is_finite(sums)
-            self.nonfinite_step.assign(step)
-            self.nonfinite_layer.assign(tf.reduce_max(tf.where(finite, -1, layers)))
-
-        def count() -> None:
-            self.nonfinite_steps.assign_add(tf.constant(1, tf.int64))
-            tf.cond(self.nonfinite_step < 0, record, lambda: None)
-
-        # one op on the steps with finite gradients: nothing is read or written then
-        _rare(tf.logical_not(all_finite), count)
+        Returns whether each measured gradient is finite. A handful of scalar ops per step:
+        cheaper than a conditional, which would cost every step more than they do.
+        """
+        if not measured:
+            return tf.ones([0], tf.bool)
+        finite = _statistics.finite_per_tensor([g for _, g in measured])
+        layers = tf.constant(self.layer_of_variable[[s for s, _ in measured]], dtype=tf.int32)
+        bad = tf.logical_not(tf.reduce_all(finite))
+        first = tf.logical_and(bad, self.nonfinite_step < 0)
+        self.nonfinite_steps.assign_add(tf.cast(bad, tf.int64))
+        self.nonfinite_layer.assign(
+            tf.where(first, tf.reduce_max(tf.where(finite, -1, layers)), self.nonfinite_layer)
+        )
+        self.nonfinite_step.assign(tf.where(first, step, self.nonfinite_step))
+        return finite
 
     def _weights(self) -> Any:
         """All measured weights, flattened in the order of :attr:`variables`."""

@@ -32,19 +32,19 @@ def variable_size(variable: Any) -> int:
     return max(1, math.prod(int(d) for d in variable.shape))
 
 
-def all_finite(grads: Sequence[Any]) -> Any:
-    """True when no gradient holds NaN or Inf; one reduction per gradient.
+def finite_per_tensor(grads: Sequence[Any]) -> Any:
+    """For each gradient, whether it holds no NaN or Inf; one reduction per gradient.
 
-    A NaN or Inf anywhere makes the total non-finite. The total can also overflow when
-    every value is finite but the sum exceeds float32's range (~3e38): such gradients are
+    A NaN or Inf anywhere makes a gradient's sum non-finite. The sum can also overflow when
+    every value is finite but the total exceeds float32's range (~3e38): such gradients are
     counted as non-finite, which they effectively are.
 
     Example:
         >>> import tensorflow as tf
-        >>> bool(all_finite([tf.constant([1.0]), tf.constant([float("inf"), 0.0])]))
-        False
+        >>> finite_per_tensor([tf.constant([1.0]), tf.constant([float("inf"), 0.0])]).numpy()
+        array([ True, False])
     """
-    return tf.math.is_finite(tf.add_n([tf.reduce_sum(_values(g)) for g in grads]))
+    return tf.math.is_finite(tf.stack([tf.reduce_sum(_values(g)) for g in grads]))
 
 
 def flatten(tensors: Sequence[Any]) -> Any:

@@ -111,11 +111,24 @@ class GradientBoard:
             tf.summary.scalar(tag, value, step=step)
 
     def histograms(self, step: int, samples: Sequence[tuple[str, np.ndarray]]) -> None:
-        """Write one histogram per ``(tag, values)``."""
-        with self._writer.as_default():
-            for tag, values in samples:
-                if len(values):
-                    tf.summary.histogram(tag, values, step=step)
+        """Write one histogram per ``(tag, values)``, all in one write.
+
+        Binned on the host with TensorBoard's own ``histogram_pb`` (``tf.summary.histogram``
+        traces a function per call: about 0.3 s the first time, 80 ms for 21 layers after
+        that). NaN and Inf values are left out of the bins; the non-finite check reports them.
+        """
+        from tensorboard.compat.proto import summary_pb2
+        from tensorboard.plugins.histogram import summary_v2 as histogram_summary
+
+        summary = summary_pb2.Summary()
+        for tag, values in samples:
+            finite = np.asarray(values, dtype=np.float64).ravel()
+            finite = finite[np.isfinite(finite)]
+            if len(finite):
+                summary.value.extend(histogram_summary.histogram_pb(tag, finite).value)
+        if summary.value:
+            with self._writer.as_default():
+                tf.summary.experimental.write_raw_pb(summary.SerializeToString(), step=step)
 
     def flush(self) -> None:
         """Flush pending events to disk."""
