@@ -1,11 +1,14 @@
 """What GradientDiagnostics costs: plain fit vs fit with it (defaults) vs an extra-pass logger.
 
-A 20 x 100 ELU MLP, batch 256, in one process; the three ways (and an identical second
-plain model, as a control of how much two identical runs differ) run interleaved, round
-after round, with the order rotated every round. Per fit, after its first steps (so the
-tracing is timed apart): the throughput (steps/s, wall clock) and the CPU time per step of
-the whole process (all TensorFlow threads), which other load on the machine disturbs less.
-Ratios to plain fit are paired per round; the median and the interquartile range are shown.
+A 20 x 100 ELU MLP, batch 256, in one process. The three ways (and plain fit again, as a
+control of how much two identical runs differ) train one and the same model, fit after fit,
+round after round, with the order rotated every round: separate model instances differed
+by up to 12 % in steady-state speed here, which would swamp a cost of a few percent. Per
+fit, after its first steps (so that tracing is timed apart): the throughput (steps/s, wall
+clock) and the CPU time per step of the whole process (all TensorFlow threads), which other
+load on the machine disturbs less. Ratios to plain fit are paired per round; the median and
+the interquartile range are shown. Then the start-up cost: the first two steps of the first
+and of a later fit, plain and with GradientDiagnostics, on fresh models.
 The "extra pass" logger is the approach the callback replaces: every N steps, a separate
 GradientTape forward and backward pass on a batch, whose per-layer norms are written with
 tf.summary.
@@ -56,6 +59,11 @@ class ExtraPassLogger(keras.callbacks.Callback):
         self.x, self.y, self.every = tf.constant(x[:BATCH]), tf.constant(y[:BATCH]), every
         self.step = 0
         self._norms = tf.function(self._layer_norms)
+
+    def trace(self, model: keras.Model) -> None:
+        """Trace the extra pass up front, as a long training would have."""
+        self.set_model(model)
+        self._norms(self.x, self.y)
 
     def _layer_norms(self, x: tf.Tensor, y: tf.Tensor) -> list[tf.Tensor]:
         with tf.GradientTape() as tape:
@@ -124,52 +132,61 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--steps", type=int, default=None, help="steps per fit")
     args = parser.parse_args()
-    rounds = args.rounds or (1 if args.quick else 15)
-    steps = args.steps or (60 if args.quick else 400)
+    rounds = args.rounds or (1 if args.quick else 24)
+    steps = args.steps or (60 if args.quick else 300)
     every = 20 if args.quick else EVERY
     rng = np.random.default_rng(0)
     x = rng.standard_normal((BATCH * steps, WIDTH)).astype("float32")
     y = rng.integers(0, 10, BATCH * steps).astype("int32")
     log_dir = tempfile.mkdtemp()
-    models = {
-        name: build()
-        for name in ("plain fit", "GradientDiagnostics", "extra pass", "plain fit (control)")
+    warmup = min(10, steps // 4)
+
+    def fit(model: keras.Model, extra: list) -> StepTimer:
+        timer = StepTimer(warmup)
+        model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, callbacks=[*extra, timer])
+        return timer
+
+    def diagnostics() -> GradientDiagnostics:
+        defaults = {} if not args.quick else {"every_n_steps": every}
+        return GradientDiagnostics(f"{log_dir}/ours", **defaults)
+
+    model = build()
+    extra_pass = ExtraPassLogger(f"{log_dir}/extra", x, y, every)
+    extra_pass.trace(model)
+    ways = {
+        "plain fit": list,
+        "GradientDiagnostics": lambda: [diagnostics()],
+        "extra pass": lambda: [extra_pass],
+        "plain fit (control)": list,
     }
-    speed: dict[str, list[float]] = {name: [] for name in models}
-    cpu: dict[str, list[float]] = {name: [] for name in models}
-    start: dict[str, list[float]] = {name: [] for name in models}
-    names = list(models)
+    speed: dict[str, list[float]] = {name: [] for name in ways}
+    cpu: dict[str, list[float]] = {name: [] for name in ways}
+    names = list(ways)
     for round_index in range(rounds):
-        shift = round_index % len(names)  # no method always runs first (or last)
+        shift = round_index % len(names)  # no way always runs first (or last)
         for name in names[shift:] + names[:shift]:
-            timer = StepTimer(warmup=min(10, steps // 4))
-            callbacks: list = [timer]
-            if name == "GradientDiagnostics":
-                defaults = {} if not args.quick else {"every_n_steps": every}
-                callbacks.insert(0, GradientDiagnostics(f"{log_dir}/ours", **defaults))
-            elif name == "extra pass":
-                callbacks.insert(0, ExtraPassLogger(f"{log_dir}/extra", x, y, every))
-            models[name].fit(x, y, batch_size=BATCH, epochs=1, verbose=0, callbacks=callbacks)
+            timer = fit(model, ways[name]())
             speed[name].append(timer.steps_per_second)
             cpu[name].append(timer.cpu_ms_per_step)
-            start[name].append(timer.start)
     speed_ratios, cpu_ratios = _paired(speed, "higher"), _paired(cpu, "lower")
     print(f"{DEPTH}x{WIDTH} ELU MLP, batch {BATCH}, {steps} steps x {rounds} rounds, log every")
     print(f"{every} steps, {os.cpu_count()} CPU cores. Steady state: median steps/s and CPU ms per")
     print("step; ratio to plain fit: median of the per-round ratios [interquartile range].")
-    print("First two steps: of a new model's first fit, and median of the later fits (a plain")
-    print("fit reuses its traced step; GradientDiagnostics traces its two steps in every fit).")
-    for name in models:
-        later = f"{statistics.median(start[name][1:]):.2f} s" if rounds > 1 else "-"
+    for name in ways:
         cells = []
         for ratios in (speed_ratios[name], cpu_ratios[name]):
             low, high = _quartiles(sorted(ratios))
             cells.append(f"{statistics.median(ratios):5.3f} [{low:5.3f}-{high:5.3f}]")
         print(
             f"  {name:20s} {statistics.median(speed[name]):6.1f} steps/s {cells[0]}  "
-            f"{statistics.median(cpu[name]):5.2f} CPU ms/step {cells[1]}  "
-            f"first two steps {start[name][0]:.2f} s, later fits {later}"
+            f"{statistics.median(cpu[name]):5.2f} CPU ms/step {cells[1]}"
         )
+    print("Start-up, fresh models: the first two steps of the first fit and of a second fit")
+    print("(a plain fit reuses its traced step; GradientDiagnostics traces two per fit):")
+    for name, extra in (("plain fit", list), ("GradientDiagnostics", lambda: [diagnostics()])):
+        fresh = build()
+        first, second = fit(fresh, extra()).start, fit(fresh, extra()).start
+        print(f"  {name:20s} first fit {first:.2f} s, second fit {second:.2f} s")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ def test_diagnostics_overhead_quick_prints_the_ratios() -> None:
     for way in WAYS:
         line = re.search(
             rf"^  {re.escape(way)} +([\d.]+) steps/s ([\d.]+) \[[\d.]+-[\d.]+\] +"
-            r"([\d.]+) CPU ms/step ([\d.]+) \[[\d.]+-[\d.]+\]  first two steps [\d.]+ s",
+            r"([\d.]+) CPU ms/step ([\d.]+) \[[\d.]+-[\d.]+\]$",
             output,
             re.MULTILINE,
         )
@@ -28,3 +28,5 @@ def test_diagnostics_overhead_quick_prints_the_ratios() -> None:
         assert float(line[4]) > 0
     assert ratios["plain fit"] == 1.0
     assert all(ratio > 0 for ratio in ratios.values())
+    for way in ("plain fit", "GradientDiagnostics"):
+        assert re.search(rf"^  {way} +first fit [\d.]+ s, second fit [\d.]+ s$", output, re.M)

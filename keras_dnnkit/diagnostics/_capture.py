@@ -240,17 +240,17 @@ class GradientCapture:
                 observed_grads = context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
         slots = [position.get(key(v)) for v in trainable_variables]
         measured = [(s, g) for s, g in zip(slots, observed_grads, strict=False) if s is not None]
-        step = tf.cast(optimizer.iterations, tf.int64) + 1
-        finite = self._record_nonfinite(step, measured)
+        step = tf.cast(optimizer.iterations, tf.int64) + 1  # Keras counts it after this
+        finite = _statistics.finite_per_tensor([g for _, g in measured])
         all_finite = tf.reduce_all(finite)
 
         # Measuring is split around the update, so that the optimizer's update is traced
         # once: before it, the gradients are reduced and the weights copied (logging steps
         # only); after it, the copy gives ||w_after - w_before||.
-        measure = tf.equal(step % self.every_n_steps, 0)
-        if self.skip_nonfinite:
-            measure = tf.logical_and(measure, all_finite)
         if self.measuring:
+            measure = tf.equal(step % self.every_n_steps, 0)
+            if self.skip_nonfinite:
+                measure = tf.logical_and(measure, all_finite)
             _rare(measure, self._before_fn(step, measured))
 
         def apply(grads: Any, variables: Any) -> None:
@@ -262,17 +262,17 @@ class GradientCapture:
             apply(grads, trainable_variables)
         if self.measuring:
             _rare(measure, self._after_fn(step))
+        self._record_nonfinite(step, finite, [s for s, _ in measured])
 
-    def _record_nonfinite(self, step: Any, measured: list[tuple[int, Any]]) -> Any:
+    def _record_nonfinite(self, step: Any, finite: Any, slots: list[int]) -> None:
         """Count a step with NaN/Inf gradients and keep the first one; no conditional.
 
-        Returns whether each measured gradient is finite. A handful of scalar ops per step:
-        cheaper than a conditional, which would cost every step more than they do.
+        ``finite`` says which of the gradients of the variables ``slots`` are finite. A
+        handful of scalar ops per step: cheaper than a conditional, which costs every step.
         """
-        if not measured:
-            return tf.ones([0], tf.bool)
-        finite = _statistics.finite_per_tensor([g for _, g in measured])
-        layers = tf.constant(self.layer_of_variable[[s for s, _ in measured]], dtype=tf.int32)
+        if not slots:
+            return
+        layers = tf.constant(self.layer_of_variable[slots], dtype=tf.int32)
         bad = tf.logical_not(tf.reduce_all(finite))
         first = tf.logical_and(bad, self.nonfinite_step < 0)
         self.nonfinite_steps.assign_add(tf.cast(bad, tf.int64))
@@ -280,7 +280,6 @@ class GradientCapture:
             tf.where(first, tf.reduce_max(tf.where(finite, -1, layers)), self.nonfinite_layer)
         )
         self.nonfinite_step.assign(tf.where(first, step, self.nonfinite_step))
-        return finite
 
     def _weights(self) -> Any:
         """All measured weights, flattened in the order of :attr:`variables`."""

@@ -44,6 +44,8 @@ def finite_per_tensor(grads: Sequence[Any]) -> Any:
         >>> finite_per_tensor([tf.constant([1.0]), tf.constant([float("inf"), 0.0])]).numpy()
         array([ True, False])
     """
+    if not grads:
+        return tf.ones([0], tf.bool)
     return tf.math.is_finite(tf.stack([tf.reduce_sum(_values(g)) for g in grads]))
 
 
