@@ -63,8 +63,10 @@ class GradientDiagnostics(keras.callbacks.Callback):
     and fetched only every ``every_n_steps`` steps. TensorBoard steps are the optimizer's
     iteration count, so a resumed run continues its curves. The update-to-weight ratio
     needs the weights before a logging step's update: they are copied into one float32
-    variable the callback owns (memory for one more copy of the trainable weights).
-    Requires the TensorFlow backend.
+    variable the callback owns (memory for one more copy of the trainable weights). Steps
+    that log nothing run a lean train step (only the NaN/Inf test, no conditional); the
+    callback traces both steps in the first two steps of every ``fit``. Requires the
+    TensorFlow backend.
 
     Written per logged step, per layer (input to output; tags from
     ``keras_dnnkit.diagnostics._tags``): ``gradients/norm``, ``gradients/mean_abs``,
