@@ -13,7 +13,7 @@ The "extra pass" logger is the approach the callback replaces: every N steps, a 
 GradientTape forward and backward pass on a batch, whose per-layer norms are written with
 tf.summary.
 
-    python benchmarks/diagnostics_overhead.py           # ~3 minutes on 2 CPU cores
+    python benchmarks/diagnostics_overhead.py           # ~4.5 minutes on 2 CPU cores
     python benchmarks/diagnostics_overhead.py --quick   # a few seconds, for CI
 """
 

@@ -64,9 +64,11 @@ class GradientDiagnostics(keras.callbacks.Callback):
     iteration count, so a resumed run continues its curves. The update-to-weight ratio
     needs the weights before a logging step's update: they are copied into one float32
     variable the callback owns (memory for one more copy of the trainable weights). Steps
-    that log nothing run a lean train step (only the NaN/Inf test, no conditional); the
-    callback traces both steps in the first two steps of every ``fit``. Requires the
-    TensorFlow backend.
+    that log nothing run a lean train step (only the NaN/Inf test; no conditional other
+    than, with ``"stop"``/``"raise"``, the one that skips a non-finite update); each ``fit``
+    traces the measuring step at its first execution and the lean one at the first that
+    logs nothing. Under a ``LossScaleOptimizer`` every step is the measuring one. Requires
+    the TensorFlow backend.
 
     Written per logged step, per layer (input to output; tags from
     ``keras_dnnkit.diagnostics._tags``): ``gradients/norm``, ``gradients/mean_abs``,
@@ -210,7 +212,7 @@ class GradientDiagnostics(keras.callbacks.Callback):
         # (no on_train_end) and left its capture installed: that one is removed.
         session = getattr(self.model, "history", None)
         self._capture.install(inner, session=session, release=self._restore)
-        self._guard_train_function(session)
+        self._guard_train_function(self._capture, session, lean=inner is optimizer)
         self._momentum_name = next((a for a in ("momentum", "beta_1") if hasattr(inner, a)), None)
         variable_paths = [
             (i, f"{group.path}/{name}")
@@ -243,41 +245,42 @@ class GradientDiagnostics(keras.callbacks.Callback):
         self._reported: set[str] = set()
         self._nonfinite_reported = False
 
-    def _guard_train_function(self, session: object) -> None:
+    def _guard_train_function(self, capture: GradientCapture, session: object, lean: bool) -> None:
         """Install the train step: measuring for executions with a logging step, else lean.
 
         A conditional anywhere in the step costs every step (about 0.1 ms on a CPU), so
         the step is traced twice: measuring (statistics on the steps whose number is a
         multiple of ``every_n_steps``) and lean (only the NaN/Inf test). The host, which
-        counts steps without reading the device, picks one per execution. The first
-        execution of a fit runs the measuring step so that both are traced up front.
+        counts steps without reading the device, picks one per execution; the first
+        execution of a fit runs the measuring step, so that it is traced up front. Without
+        ``lean`` (the host's count can fall behind: a ``LossScaleOptimizer`` does not
+        count the steps it drops) every execution runs the measuring step.
 
         Should this fit die with an exception, the instrumented step stays cached on the
         model; the next ``fit`` (a new ``History``) then removes the capture and runs a
         plain step instead.
         """
-        model, capture = self.model, self._capture
+        model = self.model
         steps: dict[bool, Any] = {}
         for measuring in (False, True):
             model.make_train_function(force=True)
             steps[measuring] = model.train_function
-        started: list[bool] = []
+        started = False
 
         def train_function(iterator: Any) -> Any:
-            if capture is not None and getattr(model, "history", None) is not session:
+            nonlocal started
+            if getattr(model, "history", None) is not session:
                 if capture.installed:
                     capture.release()
                 model.make_train_function(force=True)
                 return model.train_function(iterator)
+            # Steps first..last run now (Keras may run a last execution past the epoch's
+            # end: that only makes this window too wide, never too narrow).
             first = self._host_step + 1
             last = self._host_step + max(1, int(getattr(model, "steps_per_execution", 1)))
-            epoch_steps = (self.params or {}).get("steps")
-            if epoch_steps:  # an execution ends with the epoch
-                last = min(last, self._epoch_start + int(epoch_steps))
-            measuring = not started or _holds_multiple(first, last, self.every_n_steps)
-            started.append(True)
-            if capture is not None:
-                capture.measuring = measuring  # read only when that step is traced
+            measuring = not (lean and started) or _holds_multiple(first, last, self.every_n_steps)
+            started = True
+            capture.measuring = measuring  # read only when that step is traced
             return steps[measuring](iterator)
 
         model.train_function = train_function
@@ -285,8 +288,9 @@ class GradientDiagnostics(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         """Note the step the epoch starts at; findings may be reported again."""
         self._epoch_start = int(_number(self.model.optimizer.iterations))
-        # Keras reports a short last execution (steps_per_execution > 1) as a full one, so
-        # the host's count can run ahead within an epoch: start each epoch from the truth.
+        # The host's count can be off at an epoch's end (steps_per_execution > 1: Keras
+        # reports a short last execution as a full one, or runs a full one past the end of
+        # steps_per_epoch): start each epoch from the truth.
         self._fetched_at = self._host_step = self._epoch_start
         self._reported = set()
 

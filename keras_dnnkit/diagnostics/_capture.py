@@ -18,7 +18,8 @@ the weights into a capture-owned variable before the update and measures
 ``||w_after - w_before||`` after it (two conditionals around the update, kept as ``If`` ops,
 so that the optimizer's update is traced once). Any conditional in the step costs every
 step about 0.1 ms on a CPU, so ``GradientDiagnostics`` traces the step twice, measuring and
-lean, and runs the measuring one only for the executions that hold a logging step.
+lean, and runs the measuring one only for the executions that hold a logging step. The
+lean step holds no conditional but, with ``skip_nonfinite``, the one around the update.
 
 Everything lands in ``tf.Variable`` objects owned by the capture; the host reads them only
 when it logs. Under a multi-replica ``tf.distribute`` strategy the statistics are those of
