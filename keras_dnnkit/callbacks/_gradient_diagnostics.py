@@ -240,7 +240,6 @@ class GradientDiagnostics(keras.callbacks.Callback):
             deque(maxlen=self.thresholds.window) for _ in grouping.layers
         ]
         self._epoch_start = start
-        self._fetched_at = start
         self._host_step = start
         self._reported: set[str] = set()
         self._nonfinite_reported = False
@@ -291,18 +290,17 @@ class GradientDiagnostics(keras.callbacks.Callback):
         # The host's count can be off at an epoch's end (steps_per_execution > 1: Keras
         # reports a short last execution as a full one, or runs a full one past the end of
         # steps_per_epoch): start each epoch from the truth.
-        self._fetched_at = self._host_step = self._epoch_start
+        self._host_step = self._epoch_start
         self._reported = set()
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         """Fetch and write the statistics when a logging step has passed."""
         step = self._epoch_start + batch + 1  # counted on the host: no device read
-        self._host_step = step
+        previous, self._host_step = self._host_step, step
         if self.on_nonfinite != "warn":
             self._check_nonfinite()
-        if step // self.every_n_steps > self._fetched_at // self.every_n_steps:
+        if step // self.every_n_steps > previous // self.every_n_steps:
             self._fetch()
-            self._fetched_at = step
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         """Write what is pending and flush."""

@@ -263,18 +263,19 @@ class GradientCapture:
             apply(grads, trainable_variables)
         if self.measuring:
             _rare(measure, self._after_fn(step))
-        self._record_nonfinite(step, finite, [s for s, _ in measured])
+        self._record_nonfinite(step, finite, all_finite, [s for s, _ in measured])
 
-    def _record_nonfinite(self, step: Any, finite: Any, slots: list[int]) -> None:
+    def _record_nonfinite(self, step: Any, finite: Any, all_finite: Any, slots: list[int]) -> None:
         """Count a step with NaN/Inf gradients and keep the first one; no conditional.
 
-        ``finite`` says which of the gradients of the variables ``slots`` are finite. A
+        ``finite`` says which of the gradients of the variables ``slots`` are finite
+        (``all_finite``: all of them). A
         handful of scalar ops per step: cheaper than a conditional, which costs every step.
         """
         if not slots:
             return
         layers = tf.constant(self.layer_of_variable[slots], dtype=tf.int32)
-        bad = tf.logical_not(tf.reduce_all(finite))
+        bad = tf.logical_not(all_finite)
         first = tf.logical_and(bad, self.nonfinite_step < 0)
         self.nonfinite_steps.assign_add(tf.cast(bad, tf.int64))
         self.nonfinite_layer.assign(

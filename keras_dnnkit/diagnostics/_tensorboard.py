@@ -89,16 +89,13 @@ class GradientBoard:
                 for tag, value in zip(self.scalar_tags, array, strict=True)
             ]
         )
-        with self._writer.as_default():  # one write for every tag: no per-tag op, no tracing
-            tf.summary.experimental.write_raw_pb(summary.SerializeToString(), step=step)
+        self._write(summary, step)  # one write for every tag: no per-tag op, no tracing
 
     def layout(self) -> None:
         """Write the custom-scalars layout (at step 0)."""
         from tensorboard.plugins.custom_scalar import summary as custom_scalar
 
-        with self._writer.as_default():
-            serialized = custom_scalar.pb(layout_proto()).SerializeToString()
-            tf.summary.experimental.write_raw_pb(serialized, step=0)
+        self._write(custom_scalar.pb(layout_proto()), step=0)
 
     def text(self, tag: str, message: str, step: int) -> None:
         """Write a text summary."""
@@ -127,8 +124,12 @@ class GradientBoard:
             if len(finite):
                 summary.value.extend(histogram_summary.histogram_pb(tag, finite).value)
         if summary.value:
-            with self._writer.as_default():
-                tf.summary.experimental.write_raw_pb(summary.SerializeToString(), step=step)
+            self._write(summary, step)
+
+    def _write(self, summary: Any, step: int) -> None:
+        """Write a ready ``Summary`` protobuf (any number of values) in one op."""
+        with self._writer.as_default():
+            tf.summary.experimental.write_raw_pb(summary.SerializeToString(), step=step)
 
     def flush(self) -> None:
         """Flush pending events to disk."""
