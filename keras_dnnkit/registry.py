@@ -47,11 +47,6 @@ __all__ = [
     "names",
 ]
 
-# Kinds whose components Keras stores inside a saved model, so they must be serializable.
-_SAVED_KINDS = frozenset(
-    {"initializer", "activation", "constraint", "optimizer", "schedule", "layer"}
-)
-
 
 @dataclass(frozen=True)
 class PluginInfo:
