@@ -59,3 +59,39 @@ def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         choices = ", ".join(repr(a) for a in allowed)
         raise ValueError(f"Argument {name} must be one of {choices}. Received: {name}={value!r}")
+
+
+def check_log_dir(name: str, value: Any) -> str:
+    """Return ``value`` as a path after making sure it is, or can become, a directory.
+
+    Raises ``TypeError`` for something that is not a path and ``ValueError`` for a path that
+    is a file or cannot be created, naming the argument and what was received.
+
+    Example:
+        >>> check_log_dir("log_dir", None)
+        Traceback (most recent call last):
+        ...
+        TypeError: Argument log_dir must be a directory path (str or os.PathLike). Received: log_dir=None
+    """  # noqa: E501 -- a doctest's expected output is one line
+    import os  # noqa: PLC0415
+
+    if isinstance(value, bool) or not isinstance(value, (str, os.PathLike)):
+        raise TypeError(
+            f"Argument {name} must be a directory path (str or os.PathLike). "
+            f"Received: {name}={value!r}"
+        )
+    path = os.fspath(value)
+    if not path:
+        raise ValueError(f"Argument {name} must be a directory path. Received: {name}=''")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(
+            f"Argument {name} must be a directory, but {path!r} is a file. Received: {name}={value!r}"
+        )
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as error:
+        raise ValueError(
+            f"Argument {name} must be a directory that can be created; creating {path!r} "
+            f"failed: {error.strerror or error}. Received: {name}={value!r}"
+        ) from error
+    return str(path)

@@ -5,18 +5,23 @@ from __future__ import annotations
 import os
 import warnings
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import asdict
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import asdict, fields
 from typing import Any, Literal
 
 import keras
 import numpy as np
 
-from keras_dnnkit._validation import check_choice
+from keras_dnnkit._validation import check_choice, check_log_dir
 from keras_dnnkit.diagnostics import _statistics, _tags
-from keras_dnnkit.diagnostics._capture import GradientCapture
-from keras_dnnkit.diagnostics._grouping import Grouping, group_variables
-from keras_dnnkit.diagnostics._tensorboard import FROZEN_LAYERS, GradientBoard, scalar_tags
+from keras_dnnkit.diagnostics._capture import GradientCapture, GradientProgram
+from keras_dnnkit.diagnostics._references import reference_layers
+from keras_dnnkit.diagnostics._tensorboard import (
+    FROZEN_LAYERS,
+    PER_VARIABLE,
+    GradientBoard,
+    scalar_tags,
+)
 from keras_dnnkit.diagnostics.findings import (
     Finding,
     Thresholds,
@@ -24,6 +29,7 @@ from keras_dnnkit.diagnostics.findings import (
     nonfinite_finding,
 )
 from keras_dnnkit.errors import NonfiniteGradientsError
+from keras_dnnkit.training import Priority, StepOwner, StepProgram
 
 OnNonfinite = Literal["warn", "stop", "raise"]
 ON_NONFINITE: tuple[OnNonfinite, ...] = ("warn", "stop", "raise")
@@ -51,7 +57,29 @@ def _holds_multiple(first: int, last: int, every: int) -> bool:
 
 
 def _number(value: Any) -> float:
-    return float(np.asarray(keras.ops.convert_to_numpy(value)).reshape(()))
+    if hasattr(value, "numpy"):
+        value = value.numpy()
+    return float(np.asarray(value).reshape(()))
+
+
+def _thresholds(value: Any) -> Thresholds:
+    if value is None:
+        return Thresholds()
+    if isinstance(value, Thresholds):
+        return value
+    if isinstance(value, Mapping):
+        allowed = [f.name for f in fields(Thresholds)]
+        unknown = sorted(set(value) - set(allowed))
+        if unknown:
+            raise ValueError(
+                f"Argument thresholds has unknown keys {unknown}; allowed: {allowed}. "
+                f"Received: thresholds={dict(value)!r}"
+            )
+        return Thresholds(**value)
+    raise TypeError(
+        "Argument thresholds must be a keras_dnnkit.diagnostics.Thresholds, a dict of its "
+        f"fields, or None. Received: thresholds={value!r}"
+    )
 
 
 class GradientDiagnostics(keras.callbacks.Callback):
@@ -61,34 +89,39 @@ class GradientDiagnostics(keras.callbacks.Callback):
     step (unscaled under mixed precision, before clipping, all-reduced under
     ``tf.distribute``): no extra forward or backward pass. They are reduced on the device
     and fetched only every ``every_n_steps`` steps. TensorBoard steps are the optimizer's
-    iteration count, so a resumed run continues its curves. The update-to-weight ratio
-    needs the weights before a logging step's update: they are copied into one float32
-    variable the callback owns (memory for one more copy of the trainable weights). Steps
-    that log nothing run a lean train step (only the NaN/Inf test; no conditional other
-    than, with ``"stop"``/``"raise"``, the one that skips a non-finite update); each ``fit``
-    traces the measuring step at its first execution and the lean one at the first that
-    logs nothing. Under a ``LossScaleOptimizer`` every step is the measuring one. Requires
-    the TensorFlow backend.
+    iteration count, so a resumed run continues its curves. Any model ``fit`` trains works:
+    Sequential, functional, subclassed (built or not), a custom ``train_step`` that calls
+    ``optimizer.apply``/``apply_gradients``, and models that own several optimizers (a GAN's
+    ``d_optimizer`` and ``g_optimizer``: each is observed; extra ones' global norm, rate and
+    momentum tags end in ``/<attribute name>``). Layers are ordered by the order the step calls
+    them. The gradient flow of a layer is its norm over the *reference* norm: the largest
+    among the layers nearest the loss (for a functional model, the last layer with a weight
+    matrix before each output; otherwise the last called layer with a weight matrix).
 
-    Written per logged step, per layer (input to output; tags from
-    ``keras_dnnkit.diagnostics._tags``): ``gradients/norm``, ``gradients/mean_abs``,
-    ``gradients/max_abs``, ``gradients/flow`` (norm / last layer's norm) and
-    ``updates/ratio`` (||delta w|| / ||w||); plus ``gradients/global_norm``,
-    ``optimizer/learning_rate`` and ``optimizer/momentum`` (momentum or beta_1). Also
-    gradient histograms, a custom-scalars layout ("gradient flow": every layer's gradient
-    norm in one chart; switch its y axis to log in TensorBoard), and findings as text
-    (tag ``findings``) and :class:`DiagnosticsWarning`, at most once per problem per epoch.
+    The update-to-weight ratio needs the weights before a logging step's update: they are
+    copied into one float32 variable the callback owns. Steps that log nothing run a lean
+    train step (only the NaN/Inf test; no conditional other than, with ``"stop"``/``"raise"``,
+    the one that skips a non-finite update). The steps are traced once and reused by later
+    ``fit`` calls with the same configuration. Under a ``LossScaleOptimizer``, and with
+    several optimizers, every step is the measuring one. Requires the TensorFlow backend.
+
+    Written per logged step, per layer: ``gradients/norm``, ``gradients/mean_abs``,
+    ``gradients/max_abs``, ``gradients/flow`` and ``updates/ratio`` (||delta w|| / ||w||);
+    plus ``gradients/global_norm``, ``optimizer/learning_rate`` and ``optimizer/momentum``
+    (the momentum or beta_1 in use, scheduled or not). Also gradient histograms, a
+    custom-scalars layout and findings as text (tag ``findings``) and
+    :class:`DiagnosticsWarning`, at most once per problem per epoch.
 
     Args:
-        log_dir: where to write the event files.
+        log_dir: where to write the event files (created now if missing).
         every_n_steps: measure and log every this many steps.
         histogram_every_n_steps: write gradient histograms every this many steps (a
             multiple of ``every_n_steps``; 0 for none). Default ``10 * every_n_steps``.
         on_nonfinite: what to do when a gradient holds NaN or Inf: ``"warn"``; ``"stop"``
             (skip that update and end training at the end of the batch); ``"raise"`` (skip
-            it and raise :class:`~keras_dnnkit.errors.NonfiniteGradientsError`). With
-            ``"stop"`` and ``"raise"`` the model only ever holds finite weights.
-        thresholds: when gradients count as vanishing or exploding.
+            it and raise :class:`~keras_dnnkit.errors.NonfiniteGradientsError`).
+        thresholds: when gradients count as vanishing or exploding (a ``Thresholds`` or a
+            dict of its fields).
         per_variable: also log every variable's statistics (``gradients/norm/per_variable``...).
         histogram_sample_size: gradient values per layer kept for a histogram.
         warn: also issue findings as Python warnings.
@@ -98,14 +131,16 @@ class GradientDiagnostics(keras.callbacks.Callback):
 
     Example:
         >>> import keras, numpy as np, tempfile
-        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+        >>> model = keras.Sequential([keras.layers.Dense(4), keras.layers.Dense(1)])
         >>> model.compile("sgd", "mse")
         >>> diagnostics = GradientDiagnostics(tempfile.mkdtemp(), every_n_steps=2)
         >>> _ = model.fit(np.ones((8, 4)), np.ones(8), batch_size=2, verbose=0,
         ...               callbacks=[diagnostics])
-        >>> diagnostics.last_logged_step
-        4
+        >>> diagnostics.last_logged_step, diagnostics.layers
+        (4, ['dense', 'dense_1'])
     """
+
+    priority = Priority.STATISTICS
 
     def __init__(
         self,
@@ -113,14 +148,13 @@ class GradientDiagnostics(keras.callbacks.Callback):
         every_n_steps: int = 100,
         histogram_every_n_steps: int | None = None,
         on_nonfinite: OnNonfinite = "warn",
-        thresholds: Thresholds | None = None,
+        thresholds: Thresholds | Mapping[str, Any] | None = None,
         per_variable: bool = False,
         histogram_sample_size: int = 1000,
         warn: bool = True,
     ) -> None:
         super().__init__()
-        if not os.fspath(log_dir):
-            raise ValueError("Argument log_dir must be a directory path. Received: log_dir=''")
+        self.log_dir = check_log_dir("log_dir", log_dir)
         _check_steps("every_n_steps", every_n_steps)
         if histogram_every_n_steps is None:
             histogram_every_n_steps = 10 * every_n_steps
@@ -132,20 +166,30 @@ class GradientDiagnostics(keras.callbacks.Callback):
             )
         check_choice("on_nonfinite", on_nonfinite, ON_NONFINITE)
         _check_steps("histogram_sample_size", histogram_sample_size)
-        self.log_dir = os.fspath(log_dir)
+        for name, flag in (("per_variable", per_variable), ("warn", warn)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"Argument {name} must be True or False. Received: {name}={flag!r}")
         self.every_n_steps = every_n_steps
         self.histogram_every_n_steps = histogram_every_n_steps
         self.on_nonfinite = on_nonfinite
-        self.thresholds = thresholds or Thresholds()
+        self.thresholds = _thresholds(thresholds)
         self.per_variable = per_variable
         self.histogram_sample_size = histogram_sample_size
         self.warn = warn
         self.findings: list[Finding] = []
         self.last_logged_step = -1
-        self._capture: GradientCapture | None = None
-        self._host_step = 0  # the last step done, as counted on the host
-        self._board: GradientBoard | None = None
-        self._grouping: Grouping | None = None
+        self.layers: list[str] = []  # measured layers, in call order, once training started
+        self._owner: StepOwner | None = None
+        self._program: GradientProgram | None = None
+        self._boards: dict[str, GradientBoard] = {}
+        self._logged: dict[str, int] = {}
+        self._history: dict[str, deque[float]] = {}
+        self._reported: set[str] = set()
+        self._nonfinite_reported: set[str] = set()
+        self._histogram_logged: dict[str, int] = {}
+        self._host_step = 0
+        self._epoch_start = 0
+        self._warned_unobserved = False
 
     def get_config(self) -> dict[str, Any]:
         """Return the constructor arguments.
@@ -174,123 +218,73 @@ class GradientDiagnostics(keras.callbacks.Callback):
             >>> GradientDiagnostics.from_config(d.get_config()).thresholds.window
             3
         """
-        config = dict(config)
-        config["thresholds"] = Thresholds(**config.get("thresholds") or {})
         return cls(**config)
 
-    # ------------------------------------------------------------------ training
-    def _optimizers(self) -> tuple[Any, Any]:
-        """The user's optimizer and the one that sees unscaled gradients."""
-        optimizer = getattr(self.model, "optimizer", None)
-        if optimizer is None:
-            raise ValueError("GradientDiagnostics needs a compiled model (model.optimizer).")
-        return optimizer, getattr(optimizer, "inner_optimizer", optimizer)
-
-    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        """Install the in-step capture and write the TensorBoard layout."""
-        if keras.backend.backend() != "tensorflow":
-            raise RuntimeError(
-                "GradientDiagnostics needs the TensorFlow backend. "
-                f"Received: KERAS_BACKEND={keras.backend.backend()!r}."
-            )
-        optimizer, inner = self._optimizers()
-        self._restore()  # what a fit of this callback that died with an exception left
-        self._grouping = grouping = group_variables(self.model)
-        with self.model.distribute_strategy.scope():
-            self._capture = GradientCapture(
-                grouping,
-                every_n_steps=self.every_n_steps,
-                histogram_every_n_steps=self.histogram_every_n_steps,
-                skip_nonfinite=self.on_nonfinite != "warn",
-                sample_size=self.histogram_sample_size,
-            )
-            if not optimizer.built:
-                # As Keras' fit does under a distribution strategy: built lazily, in the
-                # first step, the optimizer makes tf.function trace that step twice.
-                optimizer.build(self.model.trainable_variables)
-        # The fit's History tells this training from one that died with an exception
-        # (no on_train_end) and left its capture installed: that one is removed.
-        session = getattr(self.model, "history", None)
-        self._capture.install(inner, session=session, release=self._restore)
-        self._guard_train_function(self._capture, session, lean=inner is optimizer)
-        self._momentum_name = next((a for a in ("momentum", "beta_1") if hasattr(inner, a)), None)
-        variable_paths = [
-            (i, f"{group.path}/{name}")
-            for i, (group, name) in enumerate(
-                (g, n) for g in grouping.layers for n in g.variable_names
-            )
-        ]
-        self._board = GradientBoard(
-            self.log_dir,
-            scalar_tags(
-                [g.path for g in grouping.layers],
-                variable_paths if self.per_variable else None,
-                momentum=self._momentum_name is not None,
-            ),
+    # ------------------------------------------------------------------ step hook
+    def trace_key(self) -> Hashable:
+        """What changes the traced step (equal keys share one)."""
+        return (
+            self.every_n_steps,
+            self.histogram_every_n_steps,
+            self.on_nonfinite != "warn",
+            self.histogram_sample_size,
+            self._steps_per_execution(),
         )
-        self._board.layout()
-        start = int(_number(optimizer.iterations))
-        if grouping.frozen:
-            self._board.text(
-                FROZEN_LAYERS,
-                "frozen layers, not measured: " + ", ".join(grouping.frozen),
-                start,
-            )
-        self._history: list[deque[float]] = [
-            deque(maxlen=self.thresholds.window) for _ in grouping.layers
-        ]
-        self._epoch_start = start
-        self._host_step = start
-        self._reported: set[str] = set()
-        self._nonfinite_reported = False
 
-    def _guard_train_function(self, capture: GradientCapture, session: object, lean: bool) -> None:
-        """Install the train step: measuring for executions with a logging step, else lean.
+    def make_program(self) -> StepProgram:
+        """The in-step half: gradient statistics per updating optimizer."""
+        return GradientProgram(
+            self.model,
+            every_n_steps=self.every_n_steps,
+            histogram_every_n_steps=self.histogram_every_n_steps,
+            skip_nonfinite=self.on_nonfinite != "warn",
+            sample_size=self.histogram_sample_size,
+            steps_per_execution=self._steps_per_execution(),
+        )
 
-        A conditional anywhere in the step costs every step (about 0.1 ms on a CPU), so
-        the step is traced twice: measuring (statistics on the steps whose number is a
-        multiple of ``every_n_steps``) and lean (only the NaN/Inf test). The host, which
-        counts steps without reading the device, picks one per execution; the first
-        execution of a fit runs the measuring step, so that it is traced up front. Without
-        ``lean`` (the host's count can fall behind: a ``LossScaleOptimizer`` does not
-        count the steps it drops) every execution runs the measuring step.
+    def bind(self, program: StepProgram) -> None:
+        """Use ``program`` (new, or cached from an earlier ``fit``) for this ``fit``."""
+        assert isinstance(program, GradientProgram)
+        self._program = program
+        # Rows a cached program holds from an earlier fit are not this fit's to log.
+        for name, capture in program.captures.items():
+            self._logged.setdefault(name, int(capture.steps().max()))
+            self._histogram_logged.setdefault(name, int(capture.histogram_step.numpy()))
+            capture.nonfinite_step.assign(-1)  # a non-finite step of this fit is reported
+            capture.nonfinite_layer.assign(-1)
+        self._nonfinite_reported = set()
 
-        Should this fit die with an exception, the instrumented step stays cached on the
-        model; the next ``fit`` (a new ``History``) then removes the capture and runs a
-        plain step instead.
-        """
-        model = self.model
-        steps: dict[bool, Any] = {}
-        for measuring in (False, True):
-            model.make_train_function(force=True)
-            steps[measuring] = model.train_function
-        started = False
+    def needs_measuring(self, first_step: int, last_step: int) -> bool:
+        """Whether steps ``first_step..last_step`` hold a logging step (or always, see class)."""
+        optimizer = getattr(self.model, "optimizer", None)
+        program = self._program
+        if optimizer is not None and hasattr(optimizer, "inner_optimizer"):
+            return True  # a LossScaleOptimizer drops overflow steps uncounted
+        if program is not None and len(program.captures) > 1:
+            return True  # optimizers of their own do not follow the host's count
+        return _holds_multiple(first_step, last_step, self.every_n_steps)
 
-        def train_function(iterator: Any) -> Any:
-            nonlocal started
-            if getattr(model, "history", None) is not session:
-                if capture.installed:
-                    capture.release()
-                model.make_train_function(force=True)
-                return model.train_function(iterator)
-            # Steps first..last run now (Keras may run a last execution past the epoch's
-            # end: that only makes this window too wide, never too narrow).
-            first = self._host_step + 1
-            last = self._host_step + max(1, int(getattr(model, "steps_per_execution", 1)))
-            measuring = not (lean and started) or _holds_multiple(first, last, self.every_n_steps)
-            started = True
-            capture.measuring = measuring  # read only when that step is traced
-            return steps[measuring](iterator)
+    def _steps_per_execution(self) -> int:
+        return max(1, int(getattr(self.model, "steps_per_execution", 1) or 1))
 
-        model.train_function = train_function
+    # ------------------------------------------------------------------ training
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        """Attach to the model's step owner; the capture is made when the step is traced."""
+        if getattr(self.model, "optimizer", None) is None:
+            raise ValueError("GradientDiagnostics needs a compiled model (model.optimizer).")
+        self._close_boards()
+        self._owner = StepOwner.of(self.model)
+        self._owner.attach(self)
+        self._epoch_start = self._host_step = self._clock()
+        self._reported = set()
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         """Note the step the epoch starts at; findings may be reported again."""
-        self._epoch_start = int(_number(self.model.optimizer.iterations))
         # The host's count can be off at an epoch's end (steps_per_execution > 1: Keras
-        # reports a short last execution as a full one, or runs a full one past the end of
-        # steps_per_epoch): start each epoch from the truth.
-        self._host_step = self._epoch_start
+        # reports a short last execution as a full one): start each epoch from the truth.
+        self._epoch_start = self._host_step = self._clock()
+        if self._owner is not None:
+            self._owner.host_step = self._epoch_start
         self._reported = set()
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
@@ -305,8 +299,8 @@ class GradientDiagnostics(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         """Write what is pending and flush."""
         self._fetch()
-        if self._board is not None:
-            self._board.flush()
+        for board in self._boards.values():
+            board.flush()
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         """Write what is pending, then give the optimizer and the train step back."""
@@ -316,33 +310,113 @@ class GradientDiagnostics(keras.callbacks.Callback):
             self._restore()
 
     def _restore(self) -> None:
-        if self._capture is not None:
-            self._capture.uninstall()
-            self.model.train_function = None
-        if self._board is not None:
-            self._board.close()
-        self._capture = None
-        self._board = None
+        if self._owner is not None:
+            self._owner.detach(self)
+        self._owner = None
+        self._close_boards()
+
+    def _close_boards(self) -> None:
+        for board in self._boards.values():
+            board.close()
+        self._boards = {}
+
+    def _clock(self) -> int:
+        """The step number: the iterations of the first optimizer that updates."""
+        program = self._program
+        if program is not None and program.captures:
+            first = next(iter(program.captures.values()))
+            optimizer = self._optimizer_named(first.name)
+            if optimizer is not None:
+                return int(_number(optimizer.iterations))
+        return int(_number(self.model.optimizer.iterations))
+
+    def _optimizer_named(self, name: str) -> Any:
+        optimizer = self.model.optimizer if name == "optimizer" else None
+        for attribute in (name, f"_{name}"):
+            optimizer = optimizer or getattr(self.model, attribute, None)
+        return getattr(optimizer, "inner_optimizer", optimizer)
 
     # ------------------------------------------------------------------ host side
+    def _board(self, capture: GradientCapture) -> GradientBoard:
+        board = self._boards.get(capture.name)
+        if board is not None:
+            return board
+        first = not self._boards
+        before = self._captures_before(capture)
+        offset = sum(len(c.grouping.layers) for c in before)
+        variable_offset = sum(len(c.variables) for c in before)
+        paths = [g.path for g in capture.grouping.layers]
+        names = [f"{g.path}/{n}" for g in capture.grouping.layers for n in g.variable_names]
+        variable_paths = [(variable_offset + i, name) for i, name in enumerate(names)]
+        optimizer = self._optimizer_named(capture.name)
+        tags = scalar_tags(
+            paths,
+            variable_paths if self.per_variable else None,
+            momentum=_momentum_attribute(optimizer) is not None,
+        )
+        if offset:  # positions follow those of the layers the first optimizer updates
+            tags = [t if PER_VARIABLE in t else _shift(t, offset) for t in tags]
+        if not first:  # per-optimizer tags get the optimizer's name
+            tags = [t if _tags.parse_layer_tag(t) else f"{t}/{capture.name}" for t in tags]
+        board = self._boards[capture.name] = GradientBoard(self.log_dir, tags)
+        if first:
+            board.layout()
+        frozen = capture.grouping.frozen
+        if frozen and first:
+            board.text(FROZEN_LAYERS, "frozen layers, not measured: " + ", ".join(frozen), 0)
+        self.layers = [g.path for c in self._all_captures() for g in c.grouping.layers]
+        return board
+
+    def _all_captures(self) -> list[GradientCapture]:
+        return [] if self._program is None else list(self._program.captures.values())
+
+    def _captures_before(self, capture: GradientCapture) -> list[GradientCapture]:
+        captures = self._all_captures()
+        return captures[: captures.index(capture)]
+
     def _fetch(self) -> None:
-        capture, board, grouping = self._capture, self._board, self._grouping
-        if capture is None or board is None or grouping is None:
+        program = self._program
+        if program is None:
             return
-        step = int(capture.step.numpy())
-        if step > self.last_logged_step:
-            self._log(step, capture.rows.numpy(), capture, board, grouping)
-        histogram_step = int(capture.histogram_step.numpy())
-        if histogram_step > getattr(self, "_histogram_logged", -1):
-            self._histogram_logged = histogram_step
-            board.histograms(
-                histogram_step,
-                [
-                    (_tags.layer_tag(_tags.GRADIENT_HISTOGRAM, g.index, g.path), s.numpy())
-                    for g, s in zip(grouping.layers, capture.samples, strict=False)
-                ],
-            )
+        if not program.captures:
+            self._warn_unobserved()
+            return
+        for capture in self._all_captures():
+            board = self._board(capture)
+            steps = capture.steps()
+            rows = None
+            for slot in np.argsort(steps):
+                step = int(steps[slot])
+                if step > self._logged.get(capture.name, -1):
+                    rows = capture.rows.numpy() if rows is None else rows
+                    self._log(step, rows[slot], capture, board)
+                    self._logged[capture.name] = step
+            histogram_step = int(capture.histogram_step.numpy())
+            if histogram_step > self._histogram_logged.get(capture.name, -1):
+                self._histogram_logged[capture.name] = histogram_step
+                board.histograms(
+                    histogram_step,
+                    [
+                        (_tags.layer_tag(_tags.GRADIENT_HISTOGRAM, g.index, g.path), s.numpy())
+                        for g, s in zip(capture.grouping.layers, capture.samples, strict=False)
+                    ],
+                )
         self._check_nonfinite()
+
+    def _warn_unobserved(self) -> None:
+        if self._warned_unobserved or self._host_step <= self._epoch_start:
+            return
+        self._warned_unobserved = True
+        names = [n for n in vars(self.model) if isinstance(getattr(self.model, n, None), keras.optimizers.Optimizer)]
+        warnings.warn(
+            "GradientDiagnostics saw no optimizer update in the train step, so it measures "
+            "nothing. It observes the optimizers the model holds as attributes "
+            f"({', '.join(names) or 'none'}) when they update with optimizer.apply or "
+            "apply_gradients; a train_step that updates weights otherwise (variable.assign, "
+            "an optimizer kept outside the model) cannot be observed.",
+            DiagnosticsWarning,
+            stacklevel=2,
+        )
 
     def _log(
         self,
@@ -350,16 +424,20 @@ class GradientDiagnostics(keras.callbacks.Callback):
         variable_rows: np.ndarray,
         capture: GradientCapture,
         board: GradientBoard,
-        grouping: Grouping,
     ) -> None:
+        grouping = capture.grouping
         sizes = [_statistics.variable_size(v) for v in capture.variables]
         rows = _statistics.layer_rows(variable_rows, capture.layer_of_variable, sizes)
-        norms = rows[:, _statistics.NORM]
+        norms = [float(n) for n in rows[:, _statistics.NORM]]
+        references = reference_layers(self.model, grouping)
+        reference = max(references, key=lambda i: norms[i] if np.isfinite(norms[i]) else -1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            flow = [float(np.float64(n) / np.float64(norms[reference])) for n in norms]
         columns: list[Sequence[float]] = [
-            list(norms),
+            norms,
             list(rows[:, _statistics.MEAN_ABS]),
             list(rows[:, _statistics.MAX_ABS]),
-            _statistics.flow_ratios(list(norms)),
+            flow,
             _statistics.update_ratios(
                 list(rows[:, _statistics.UPDATE_NORM]), list(rows[:, _statistics.WEIGHT_NORM])
             ),
@@ -368,39 +446,40 @@ class GradientDiagnostics(keras.callbacks.Callback):
             v = variable_rows.astype(np.float64)
             columns += [list(v[:, 0]), list(v[:, 1]), list(v[:, 2])]
             columns.append(_statistics.update_ratios(list(v[:, 3]), list(v[:, 4])))
-        optimizer, inner = self._optimizers()
+        optimizer = self._optimizer_named(capture.name)
         values = [float(x) for column in columns for x in column]
-        values += [_statistics.global_norm(list(norms)), _number(optimizer.learning_rate)]
-        if self._momentum_name is not None:
-            values.append(_number(getattr(inner, self._momentum_name)))
+        values += [_statistics.global_norm(norms), _number(optimizer.learning_rate)]
+        if _momentum_attribute(optimizer) is not None:
+            values.append(_momentum(optimizer, step))
         board.scalars(step, values)
-        self.last_logged_step = step
-        for history, norm in zip(self._history, norms, strict=False):
-            history.append(float(norm))
-        layer_norms = [
-            (g.path, list(h)) for g, h in zip(grouping.layers, self._history, strict=False)
-        ]
+        self.last_logged_step = max(self.last_logged_step, step)
+        for group, norm in zip(grouping.layers, norms, strict=True):
+            history = self._history.setdefault(group.path, deque(maxlen=self.thresholds.window))
+            history.append(norm)
+        # The findings judge each layer against the reference: it goes last.
+        order = [g for g in grouping.layers if g.index != reference] + [grouping.layers[reference]]
+        layer_norms = [(g.path, list(self._history[g.path])) for g in order]
         self._report(gradient_findings(layer_norms, step, self.thresholds))
 
     def _check_nonfinite(self) -> None:
-        capture, grouping = self._capture, self._grouping
-        if self._nonfinite_reported or capture is None or grouping is None:
-            return
-        step = int(capture.nonfinite_step.numpy())
-        if step < 0:
-            return
-        self._nonfinite_reported = True
-        index = int(capture.nonfinite_layer.numpy())
-        layer = grouping.layers[index].path if 0 <= index < len(grouping.layers) else None
-        finding = nonfinite_finding(layer, step)
-        if self._board is not None:
-            self._board.scalar(_tags.NONFINITE_STEP, float(step), step)
-        self._report([finding])
-        if self.on_nonfinite == "stop":
-            self.model.stop_training = True
-        elif self.on_nonfinite == "raise":
-            self._restore()
-            raise NonfiniteGradientsError(finding.message, layer=layer, step=step)
+        for capture in self._all_captures():
+            if capture.name in self._nonfinite_reported:
+                continue
+            step = int(capture.nonfinite_step.numpy())
+            if step < 0:
+                continue
+            self._nonfinite_reported.add(capture.name)
+            index = int(capture.nonfinite_layer.numpy())
+            layers = capture.grouping.layers
+            layer = layers[index].path if 0 <= index < len(layers) else None
+            finding = nonfinite_finding(layer, step)
+            self._board(capture).scalar(_tags.NONFINITE_STEP, float(step), step)
+            self._report([finding])
+            if self.on_nonfinite == "stop":
+                self.model.stop_training = True
+            elif self.on_nonfinite == "raise":
+                self._restore()
+                raise NonfiniteGradientsError(finding.message, layer=layer, step=step)
 
     def _report(self, findings: list[Finding]) -> None:
         for finding in findings:
@@ -408,7 +487,29 @@ class GradientDiagnostics(keras.callbacks.Callback):
                 continue
             self._reported.add(finding.problem)
             self.findings.append(finding)
-            if self._board is not None:
-                self._board.text(_tags.FINDINGS, finding.message, finding.step)
+            if self._boards:
+                next(iter(self._boards.values())).text(_tags.FINDINGS, finding.message, finding.step)
             if self.warn:
                 warnings.warn(finding.message, DiagnosticsWarning, stacklevel=2)
+
+
+def _shift(tag: str, offset: int) -> str:
+    parsed = _tags.parse_layer_tag(tag)
+    if parsed is None:
+        return tag
+    prefix, index, layer = parsed
+    return _tags.layer_tag(prefix, index + offset, layer)
+
+
+def _momentum_attribute(optimizer: Any) -> str | None:
+    from keras_dnnkit.callbacks._momentum_scheduler import momentum_attribute  # noqa: PLC0415
+
+    return None if optimizer is None else momentum_attribute(optimizer)
+
+
+def _momentum(optimizer: Any, step: int) -> float:
+    """The momentum used by the update that made ``step`` (scheduled or configured)."""
+    from keras_dnnkit.callbacks._momentum_scheduler import current_momentum  # noqa: PLC0415
+
+    value = current_momentum(optimizer, step - 1)
+    return float("nan") if value is None else value

@@ -2,9 +2,10 @@
 
 Keras reads ``momentum`` and ``beta_1`` as Python floats when it traces the train step, so a
 callback that changes them during ``fit`` is silently ignored. :class:`MomentumScheduler`
-instead overrides ``apply`` on the optimizer *instance* for the duration of ``fit``: while the
-step is traced, the momentum attribute is the tensor ``schedule(optimizer.iterations)``,
-computed inside the step. Nothing is added to the optimizer's variables or configuration, so
+instead runs, through the model's step owner (``keras_dnnkit.training``), inside the
+optimizer's update: while the step is traced, the momentum attribute is the tensor
+``schedule(optimizer.iterations)``, computed inside the step (for SGD, whose update branches in
+Python on its momentum, Keras' own update with the momentum read from that tensor). Nothing is added to the optimizer's variables or configuration, so
 a model saved during or after training loads with plain Keras as the user's optimizer, and a
 resumed run continues the schedule from its saved step.
 """
@@ -12,11 +13,15 @@ resumed run continues the schedule from its saved step.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 import keras
 
+from keras_dnnkit._compat import learning_rate_object
 from keras_dnnkit._types import Schedule
+from keras_dnnkit.training import Priority, StepContext, StepOwner, StepProgram
+from keras_dnnkit.training._hooks import Update
 
 _ACTIVE: weakref.WeakKeyDictionary[Any, Schedule] = weakref.WeakKeyDictionary()
 
@@ -60,7 +65,7 @@ def current_momentum(optimizer: Any, step: int | None = None) -> float | None:
 
 def _schedule_of(optimizer: Any) -> Schedule | None:
     """The momentum schedule carried by the optimizer's learning-rate schedule, if any."""
-    schedule = getattr(optimizer, "_learning_rate", None)
+    schedule = learning_rate_object(optimizer)
     while schedule is not None and not hasattr(schedule, "momentum_schedule"):
         schedule = getattr(schedule, "schedule", None)  # unwrap ScaledSchedule and the like
     return None if schedule is None else schedule.momentum_schedule
@@ -93,17 +98,24 @@ class MomentumScheduler(keras.callbacks.Callback):
         0.9
     """
 
+    priority = Priority.MOMENTUM
+
     def __init__(self, schedule: Schedule | None = None) -> None:
         super().__init__()
+        if schedule is not None and not callable(schedule):
+            raise TypeError(
+                "Argument schedule must be a callable from step to momentum (e.g. "
+                "OneCycle(...).momentum_schedule) or None. "
+                f"Received: schedule={schedule!r} of type {type(schedule).__name__}"
+            )
         self.schedule = schedule
         self._optimizer: Any = None
-        self._previous_apply: Any = None
-        self._active = False
-        self._installed_apply: Any = None
-        self._installed_update_step: Any = None
+        self._resolved: Schedule | None = None
+        self._attribute: str | None = None
+        self._owner: StepOwner | None = None
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        """Install the scheduled momentum and rebuild the train step."""
+        """Check the optimizer and the schedule, then attach to the model's step owner."""
         optimizer = _inner_optimizer(self.model.optimizer)
         schedule = self.schedule if self.schedule is not None else _schedule_of(optimizer)
         if schedule is None:
@@ -111,7 +123,7 @@ class MomentumScheduler(keras.callbacks.Callback):
                 "MomentumScheduler() needs a momentum schedule: pass one, e.g. "
                 "MomentumScheduler(OneCycle(...).momentum_schedule), or use a learning-rate "
                 "schedule with a momentum_schedule (OneCycle with cycle_momentum=True). "
-                f"Received: schedule=None with learning_rate={optimizer._learning_rate!r}"
+                f"Received: schedule=None with learning_rate={learning_rate_object(optimizer)!r}"
             )
         attribute = momentum_attribute(optimizer)
         if attribute is None:
@@ -124,59 +136,85 @@ class MomentumScheduler(keras.callbacks.Callback):
                 "SGD(momentum=0.0) keeps no momentum buffers, so its momentum cannot be "
                 "scheduled. Create it with a non-zero momentum, e.g. SGD(momentum=0.9)."
             )
-        self._install(optimizer, schedule, attribute)
-        self.model.make_train_function(force=True)
+        start = int(optimizer.iterations.numpy())
+        first = float(keras.ops.convert_to_numpy(schedule(start)))
+        if not 0.0 <= first < 1.0:
+            raise ValueError(
+                "The momentum schedule must give values in [0, 1). "
+                f"Received: schedule({start})={first!r}"
+            )
+        self._optimizer, self._resolved, self._attribute = optimizer, schedule, attribute
+        _ACTIVE[optimizer] = schedule
+        self._owner = StepOwner.of(self.model)
+        self._owner.attach(self)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
-        """Remove the override; the next ``fit`` traces a plain step."""
-        self._uninstall()
-        self.model.train_function = None
+        """Detach; the optimizer reads its configured momentum again."""
+        if self._optimizer is not None:
+            _ACTIVE.pop(self._optimizer, None)
+        if self._owner is not None:
+            self._owner.detach(self)
+        self._owner = None
 
-    def _install(self, optimizer: Any, schedule: Schedule, attribute: str) -> None:
-        self._uninstall()
-        self._optimizer = optimizer
-        self._previous_apply = optimizer.__dict__.get("apply")
-        self._active = True
-        original_apply = optimizer.apply
-        current: dict[str, Any] = {}
+    # ------------------------------------------------------------------ step hook
+    def trace_key(self) -> Hashable:
+        """The schedule and the optimizer it drives."""
+        return (id(self._resolved), id(self._optimizer), self._attribute)
 
-        def apply(grads: Any, trainable_variables: Any = None) -> Any:
-            if not self._active:
-                return original_apply(grads, trainable_variables)
-            value = keras.ops.cast(schedule(optimizer.iterations), "float32")
-            if attribute == "momentum":
-                current["momentum"] = value
-                return original_apply(grads, trainable_variables)
-            configured = getattr(optimizer, attribute)
-            setattr(optimizer, attribute, value)
+    def make_program(self) -> StepProgram:
+        """The in-step half: the scheduled momentum around the update."""
+        assert self._resolved is not None and self._attribute is not None
+        return _MomentumProgram(self._optimizer, self._resolved, self._attribute)
+
+    def bind(self, program: StepProgram) -> None:
+        """Nothing to keep: the program holds no state."""
+
+    def needs_measuring(self, first_step: int, last_step: int) -> bool:
+        """Never: the momentum is scheduled in the lean step too."""
+        return False
+
+
+class _MomentumProgram:
+    """Sets the momentum to ``schedule(iterations)`` for the duration of the update."""
+
+    skips_nonfinite = False
+
+    def __init__(self, optimizer: Any, schedule: Schedule, attribute: str) -> None:
+        self.optimizer = optimizer
+        self.schedule = schedule
+        self.attribute = attribute
+
+    def before_update(self, context: StepContext) -> None:
+        """Nothing before the update."""
+
+    def after_update(self, context: StepContext) -> None:
+        """Nothing after it."""
+
+    def wrap_update(self, context: StepContext, update: Update) -> Update:
+        """The update with the scheduled momentum, for this program's optimizer only."""
+        optimizer = context.optimizer
+        if optimizer is not self.optimizer:
+            return update
+
+        def scheduled(grads: Sequence[Any], variables: Sequence[Any]) -> None:
+            value = keras.ops.cast(self.schedule(optimizer.iterations), "float32")
+            if self.attribute == "momentum":
+                object.__setattr__(
+                    optimizer, "update_step", _sgd_update_step(optimizer, {"momentum": value})
+                )
+                try:
+                    update(grads, variables)
+                finally:
+                    object.__delattr__(optimizer, "update_step")
+                return
+            configured = getattr(optimizer, self.attribute)
+            setattr(optimizer, self.attribute, value)
             try:
-                return original_apply(grads, trainable_variables)
+                update(grads, variables)
             finally:
-                setattr(optimizer, attribute, configured)
+                setattr(optimizer, self.attribute, configured)
 
-        optimizer.apply = apply
-        if attribute == "momentum":
-            self._installed_update_step = _sgd_update_step(optimizer, current)
-            optimizer.update_step = self._installed_update_step
-        _ACTIVE[optimizer] = schedule
-        self._installed_apply = apply
-
-    def _uninstall(self) -> None:
-        optimizer = self._optimizer
-        if optimizer is None:
-            return
-        self._active = False
-        if optimizer.__dict__.get("apply") is self._installed_apply:
-            if self._previous_apply is None:
-                del optimizer.apply
-            else:
-                optimizer.apply = self._previous_apply
-        installed = self._installed_update_step
-        if installed is not None and optimizer.__dict__.get("update_step") is installed:
-            del optimizer.update_step
-        self._installed_update_step = None
-        _ACTIVE.pop(optimizer, None)
-        self._optimizer = None
+        return scheduled
 
 
 def _sgd_update_step(optimizer: Any, current: dict[str, Any]) -> Any:

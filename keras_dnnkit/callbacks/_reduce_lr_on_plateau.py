@@ -3,21 +3,46 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Hashable
 from typing import Any
 
 import keras
 import numpy as np
 
+from keras_dnnkit._compat import learning_rate_object, metric_direction, metric_objects
 from keras_dnnkit._validation import check_choice, check_non_negative
 from keras_dnnkit.schedules._scaled import ScaledSchedule
+from keras_dnnkit.training import Priority, StepContext, StepOwner, StepProgram
 
 _THRESHOLD_MODES = ("abs", "rel")
 
 
-class ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
+_MAXIMIZED = ("acc", "auc", "precision", "recall", "f1", "iou", "top_k")
+
+
+def _direction(model: Any, monitor: str) -> str:
+    """``"min"`` or ``"max"`` for ``monitor``, as Keras' ``mode="auto"`` infers it."""
+    name = monitor.removeprefix("val_")
+    if name == "loss" or name.endswith("_loss"):
+        return "min"
+    for metric in metric_objects(model):
+        if getattr(metric, "name", None) == name:
+            direction = metric_direction(metric)
+            if direction is not None:
+                return "max" if direction == "up" else "min"
+    if any(word in name for word in _MAXIMIZED):
+        return "max"
+    raise ValueError(
+        f"ReduceLROnPlateau cannot tell whether {monitor!r} should be minimized or maximized. "
+        "Pass mode='min' or mode='max'."
+    )
+
+
+class ReduceLROnPlateau(keras.callbacks.Callback):
     """Keras' ``ReduceLROnPlateau`` that composes with learning-rate schedules and resumes.
 
-    With a float learning rate it gives exactly Keras' rates (it runs Keras' own reduction).
+    With a float learning rate it gives exactly Keras' rates (the same test of improvement and
+    the same reduction as Keras' own callback, written out so that it runs on every Keras 3).
     With a schedule, where Keras raises ``TypeError``, the schedule is wrapped in a
     :class:`~keras_dnnkit.schedules.ScaledSchedule` whose multiplier is multiplied by
     ``factor`` at each reduction: the rate is ``schedule(step) * factor ** k``, and reductions
@@ -78,19 +103,22 @@ class ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
         check_non_negative("cooldown", cooldown)
         check_non_negative("min_delta", min_delta)
         check_non_negative("min_lr", min_lr)
-        super().__init__(
-            monitor=monitor,
-            factor=factor,
-            patience=patience,
-            verbose=verbose,
-            mode=mode,
-            min_delta=min_delta,
-            cooldown=cooldown,
-            min_lr=min_lr,
-        )
+        super().__init__()
+        self.monitor = monitor
+        self.factor = float(factor)
+        self.patience = patience
+        self.verbose = verbose
+        self.mode = mode
+        self.min_delta = abs(float(min_delta))
+        self.cooldown = cooldown
+        self.min_lr = min_lr
         self.threshold_mode = threshold_mode
-        self._relative_delta = float(min_delta)
+        self.best: float | None = None
+        self.wait = 0
+        self.cooldown_counter = 0
+        self._minimize: bool | None = None
         self._scaled: ScaledSchedule | None = None
+        self._owner: StepOwner | None = None
         self._started = False
 
     # ------------------------------------------------------------------ state
@@ -121,26 +149,57 @@ class ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         """Wrap a schedule in a ``ScaledSchedule`` (or pick up a saved one's state)."""
         optimizer = self._optimizer()
-        rate = optimizer._learning_rate
+        rate = learning_rate_object(optimizer)
         if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
-            if isinstance(rate, ScaledSchedule):
-                if rate.min_learning_rate != float(self.min_lr):
-                    rate.min_learning_rate = float(self.min_lr)
-                    self.model.make_train_function(force=True)
-                self._restore(rate.state)
-            else:
+            changed = not isinstance(rate, ScaledSchedule)
+            if changed:
                 rate = ScaledSchedule(rate, min_learning_rate=self.min_lr)
                 optimizer.learning_rate = rate
-                self.model.make_train_function(force=True)
+            elif rate.min_learning_rate != float(self.min_lr):
+                rate.min_learning_rate = float(self.min_lr)
+                changed = True
+            else:
+                self._restore(rate.state)
             self._scaled = rate
+            # The step reads the schedule when it is traced: the owner traces one with the
+            # ScaledSchedule (once; later fits reuse it), and Keras' own is out of date.
+            owner = self._owner = StepOwner.of(self.model)
+            owner.attach(self)
+            if changed:
+                owner.invalidate_keras_function()
         elif not self._started:
             self._reset()
         self._started = True
 
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        """Give the train step back to Keras (or to the next of our callbacks)."""
+        if self._owner is not None:
+            self._owner.detach(self)
+        self._owner = None
+
+    # ------------------------------------------------------------------ step hook
+    priority = Priority.RATE
+
+    def trace_key(self) -> Hashable:
+        """The scaled schedule the step reads, and its floor."""
+        return (id(self._scaled), None if self._scaled is None else self._scaled.min_learning_rate)
+
+    def make_program(self) -> StepProgram:
+        """Nothing runs in the step: the ``ScaledSchedule`` reads its multiplier variable."""
+        return _NoProgram()
+
+    def bind(self, program: StepProgram) -> None:
+        """Nothing to keep."""
+
+    def needs_measuring(self, first_step: int, last_step: int) -> bool:
+        """Never."""
+        return False
+
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         """Count the epoch, maybe reduce, and record the state with the schedule."""
-        if self.monitor_op is None:
-            self._set_monitor_op()
+        if self._minimize is None:
+            mode = self.mode if self.mode != "auto" else _direction(self.model, self.monitor)
+            self._minimize = mode == "min"
         logs = logs if logs is not None else {}
         optimizer = self._optimizer()
         logs["learning_rate"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
@@ -166,19 +225,37 @@ class ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
         if self._scaled is not None:
             self._scaled.state = self.state
 
-    def _is_improvement(self, monitor_value: Any, reference_value: Any) -> bool:
-        if self.threshold_mode == "abs" or reference_value is None:
-            return bool(super()._is_improvement(monitor_value, reference_value))
-        if self.monitor_op == keras.ops.less:
-            target = reference_value * (1.0 - self._relative_delta)
-        else:
-            target = reference_value * (1.0 + self._relative_delta)
-        return bool(self.monitor_op(monitor_value, target))
+    def in_cooldown(self) -> bool:
+        """Whether a reduction happened less than ``cooldown`` epochs ago."""
+        return self.cooldown_counter > 0
+
+    def _reset(self) -> None:
+        self.best = None
+        self.wait = 0
+        self.cooldown_counter = 0
+
+    def _is_improvement(self, value: float, best: float | None) -> bool:
+        """Keras' test (``value -/+ min_delta`` beats ``best``) or PyTorch's relative one."""
+        if best is None:
+            return True
+        if self.threshold_mode == "abs":  # as Keras: compared as Keras tensors (float32)
+            if self._minimize:
+                return bool(keras.ops.less(value + self.min_delta, best))
+            return bool(keras.ops.greater(value - self.min_delta, best))
+        if self._minimize:
+            return bool(keras.ops.less(value, best * (1.0 - self.min_delta)))
+        return bool(keras.ops.greater(value, best * (1.0 + self.min_delta)))
 
     def _reduce(self, optimizer: Any, epoch: int) -> bool:
-        if self._scaled is None:
-            return bool(self._reduce_optimizer_lr(optimizer, epoch))
         old = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+        if self._scaled is None:
+            if not old > np.float32(self.min_lr):
+                return False
+            new = max(old * self.factor, self.min_lr)
+            optimizer.learning_rate = new
+            if self.verbose > 0:
+                print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new}.")
+            return True
         if not old > np.float32(self.min_lr):
             return False
         self._scaled.set_multiplier(self._scaled.multiplier * self.factor)
@@ -192,3 +269,19 @@ class ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
     def _optimizer(self) -> Any:
         optimizer = self.model.optimizer
         return getattr(optimizer, "inner_optimizer", optimizer)
+
+
+class _NoProgram:
+    """A program that changes nothing in the step."""
+
+    skips_nonfinite = False
+
+    def before_update(self, context: StepContext) -> None:
+        """Nothing."""
+
+    def wrap_update(self, context: StepContext, update: Any) -> Any:
+        """The update as it is."""
+        return update
+
+    def after_update(self, context: StepContext) -> None:
+        """Nothing."""
