@@ -18,7 +18,7 @@ def unlowered_conditionals() -> Iterator[None]:
 
     Where the switch does not exist, conditionals are built as TensorFlow chooses.
     """
-    from tensorflow.python.ops import control_flow_util_v2  # noqa: PLC0415
+    from tensorflow.python.ops import control_flow_util_v2
 
     previous = getattr(control_flow_util_v2, "_DISABLE_LOWER_USING_SWITCH_MERGE", None)
     if previous is None:
@@ -33,7 +33,7 @@ def unlowered_conditionals() -> Iterator[None]:
 
 def strategy_supports_no_merge_call() -> bool:
     """Whether the current strategy allows conditionals around ``merge_call`` (TF 2.16-2.21)."""
-    import tensorflow as tf  # noqa: PLC0415
+    import tensorflow as tf
 
     return bool(tf.__internal__.distribute.strategy_supports_no_merge_call())
 

@@ -73,7 +73,7 @@ def check_log_dir(name: str, value: Any) -> str:
         ...
         TypeError: Argument log_dir must be a directory path (str or os.PathLike). Received: log_dir=None
     """  # noqa: E501 -- a doctest's expected output is one line
-    import os  # noqa: PLC0415
+    import os
 
     if isinstance(value, bool) or not isinstance(value, (str, os.PathLike)):
         raise TypeError(
@@ -85,7 +85,8 @@ def check_log_dir(name: str, value: Any) -> str:
         raise ValueError(f"Argument {name} must be a directory path. Received: {name}=''")
     if os.path.exists(path) and not os.path.isdir(path):
         raise ValueError(
-            f"Argument {name} must be a directory, but {path!r} is a file. Received: {name}={value!r}"
+            f"Argument {name} must be a directory, but {path!r} is a file. "
+            f"Received: {name}={value!r}"
         )
     try:
         os.makedirs(path, exist_ok=True)

@@ -366,6 +366,7 @@ def test_every_logging_step_is_measured_when_the_loss_scale_optimizer_drops_step
 
 def _conditionals(function) -> int:
     """``If`` ops in every graph a traced Keras train function holds (nested ones too)."""
+
     def traced(fn):  # Keras' train function: a Python closure over the outer tf.function
         for cell in fn.__closure__ or ():
             if hasattr(cell.cell_contents, "_list_all_concrete_functions"):

@@ -247,9 +247,10 @@ class GradientDiagnostics(keras.callbacks.Callback):
         assert isinstance(program, GradientProgram)
         self._program = program
         # Rows a cached program holds from an earlier fit are not this fit's to log.
+        self._logged, self._histogram_logged = {}, {}
         for name, capture in program.captures.items():
-            self._logged.setdefault(name, int(capture.steps().max()))
-            self._histogram_logged.setdefault(name, int(capture.histogram_step.numpy()))
+            self._logged[name] = int(capture.steps().max())
+            self._histogram_logged[name] = int(capture.histogram_step.numpy())
             capture.nonfinite_step.assign(-1)  # a non-finite step of this fit is reported
             capture.nonfinite_layer.assign(-1)
         self._nonfinite_reported = set()
@@ -407,7 +408,11 @@ class GradientDiagnostics(keras.callbacks.Callback):
         if self._warned_unobserved or self._host_step <= self._epoch_start:
             return
         self._warned_unobserved = True
-        names = [n for n in vars(self.model) if isinstance(getattr(self.model, n, None), keras.optimizers.Optimizer)]
+        names = [
+            n
+            for n in vars(self.model)
+            if isinstance(getattr(self.model, n, None), keras.optimizers.Optimizer)
+        ]
         warnings.warn(
             "GradientDiagnostics saw no optimizer update in the train step, so it measures "
             "nothing. It observes the optimizers the model holds as attributes "
@@ -488,7 +493,9 @@ class GradientDiagnostics(keras.callbacks.Callback):
             self._reported.add(finding.problem)
             self.findings.append(finding)
             if self._boards:
-                next(iter(self._boards.values())).text(_tags.FINDINGS, finding.message, finding.step)
+                next(iter(self._boards.values())).text(
+                    _tags.FINDINGS, finding.message, finding.step
+                )
             if self.warn:
                 warnings.warn(finding.message, DiagnosticsWarning, stacklevel=2)
 
@@ -502,14 +509,14 @@ def _shift(tag: str, offset: int) -> str:
 
 
 def _momentum_attribute(optimizer: Any) -> str | None:
-    from keras_dnnkit.callbacks._momentum_scheduler import momentum_attribute  # noqa: PLC0415
+    from keras_dnnkit.callbacks._momentum_scheduler import momentum_attribute
 
     return None if optimizer is None else momentum_attribute(optimizer)
 
 
 def _momentum(optimizer: Any, step: int) -> float:
     """The momentum used by the update that made ``step`` (scheduled or configured)."""
-    from keras_dnnkit.callbacks._momentum_scheduler import current_momentum  # noqa: PLC0415
+    from keras_dnnkit.callbacks._momentum_scheduler import current_momentum
 
     value = current_momentum(optimizer, step - 1)
     return float("nan") if value is None else value

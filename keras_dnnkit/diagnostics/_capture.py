@@ -107,14 +107,21 @@ class GradientCapture:
         measured = [(s, g) for s, g in zip(slots, context.grads, strict=True) if s is not None]
         step = tf.cast(context.optimizer.iterations, tf.int64) + 1  # Keras counts it after
         finite, all_finite = backend.finite_per_tensor([g for _, g in measured])
-        values = {"step": step, "finite": finite, "all": all_finite, "slots": [s for s, _ in measured]}
+        values = {
+            "step": step,
+            "finite": finite,
+            "all": all_finite,
+            "slots": [s for s, _ in measured],
+        }
         if context.measuring:
             reduced = backend.all_reduced([g for _, g in measured])
             measure = tf.equal(step % self.every_n_steps, 0)
             if skip_nonfinite:
                 measure = tf.logical_and(measure, all_finite)
             values["measure"] = measure
-            backend.rare(measure, self._before_fn(step, list(zip(values["slots"], reduced))))
+            backend.rare(
+                measure, self._before_fn(step, list(zip(values["slots"], reduced, strict=False)))
+            )
         context.values[id(self)] = values
 
     def after_update(self, context: StepContext) -> None:
@@ -161,9 +168,7 @@ class GradientCapture:
             rows = tf.concat([gradient_rows, other], axis=1)
             slot = self._slot(step)
             self.rows.assign(
-                tf.tensor_scatter_nd_update(
-                    tf.convert_to_tensor(self.rows), [[slot]], rows[None]
-                )
+                tf.tensor_scatter_nd_update(tf.convert_to_tensor(self.rows), [[slot]], rows[None])
             )
             if self.histogram_every_n_steps:
                 histogram_step = tf.equal(step % self.histogram_every_n_steps, 0)

@@ -46,13 +46,14 @@ class StepContext:
     variables: list[Any]
     measuring: bool
     backend: Any
-    values: dict[str, Any] = field(default_factory=dict)
+    values: dict[Any, Any] = field(default_factory=dict)
 
     def finite(self) -> tuple[Any, Any]:
         """``(finite per gradient, all finite)``, computed once per update."""
         if "finite" not in self.values:
             self.values["finite"] = self.backend.finite_per_tensor(self.grads)
-        return self.values["finite"]
+        finite, all_finite = self.values["finite"]
+        return finite, all_finite
 
 
 Update = Callable[[Sequence[Any], Sequence[Any]], None]

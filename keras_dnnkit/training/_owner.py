@@ -30,7 +30,7 @@ from typing import Any
 import keras
 
 from keras_dnnkit import _compat
-from keras_dnnkit.training._hooks import StepContext, StepHook, StepProgram
+from keras_dnnkit.training._hooks import StepContext, StepHook, StepProgram, Update
 
 _OWNERS: weakref.WeakKeyDictionary[Any, StepOwner] = weakref.WeakKeyDictionary()
 _CACHE_SIZE = 4
@@ -43,7 +43,7 @@ def _backend() -> Any:
             "keras-dnnkit's in-step callbacks (GradientDiagnostics, MomentumScheduler) need "
             f"the TensorFlow backend for now. Received: KERAS_BACKEND={backend!r}."
         )
-    from keras_dnnkit.training import _tensorflow  # noqa: PLC0415
+    from keras_dnnkit.training import _tensorflow
 
     return _tensorflow
 
@@ -278,9 +278,10 @@ class StepOwner:
         for program in programs:
             program.before_update(context)
 
-        def update(grads: Sequence[Any], variables: Sequence[Any]) -> None:
+        def plain(grads: Sequence[Any], variables: Sequence[Any]) -> None:
             original(list(grads), list(variables))
 
+        update: Update = plain
         for program in programs:
             update = program.wrap_update(context, update)
         if any(p.skips_nonfinite for p in programs):

@@ -101,6 +101,9 @@ def _handles(variable: Any) -> list[Any]:
     return found
 
 
+_READS = frozenset({"ReadVariableOp", "ResourceGather", "ResourceGatherNd"})
+
+
 def first_reads(variables: Sequence[Any]) -> list[float] | None:
     """For each variable, the position in the step being traced of the first op that reads it.
 
@@ -130,6 +133,8 @@ def first_reads(variables: Sequence[Any]) -> list[float] | None:
 
     position: dict[int, int] = {}
     for index, op in enumerate(graph.get_operations()):
+        if op.type not in _READS:  # not the initializers of variables created in the step
+            continue
         for tensor in op.inputs:
             if tensor.dtype == tf.resource:
                 position.setdefault(id(external(tensor)), index)
