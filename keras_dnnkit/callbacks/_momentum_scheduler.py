@@ -6,8 +6,9 @@ instead runs, through the model's step owner (``keras_dnnkit.training``), inside
 optimizer's update: while the step is traced, the momentum attribute is the tensor
 ``schedule(optimizer.iterations)``, computed inside the step (for SGD, whose update branches in
 Python on its momentum, Keras' own update with the momentum read from that tensor). Nothing
-is added to the optimizer's variables or configuration, so a model saved during or after training loads with plain Keras as the user's optimizer, and a
-resumed run continues the schedule from its saved step.
+is added to the optimizer's variables or configuration, so a model saved during or after
+training loads with plain Keras as the user's optimizer, and a resumed run continues the
+schedule from its saved step.
 """
 
 from __future__ import annotations
