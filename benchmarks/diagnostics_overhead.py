@@ -8,13 +8,26 @@ fit, after its first steps (so that tracing is timed apart): the throughput (ste
 clock) and the CPU time per step of the whole process (all TensorFlow threads), which other
 load on the machine disturbs less. Ratios to plain fit are paired per round; the median and
 the interquartile range are shown. Then the start-up cost: the first two steps of the first
-and of a later fit, plain and with GradientDiagnostics, on fresh models.
+and of a later fit, plain and with GradientDiagnostics, on fresh models; and, on those two
+models (each already fitted in its mode), several later short fits (``fit(epochs=1)`` of a
+few steps), interleaved: the median wall time of the whole ``fit`` call and of its first
+step, side by side, their difference, and how many step variants the owner traced.
 The "extra pass" logger is the approach the callback replaces: every N steps, a separate
 GradientTape forward and backward pass on a batch, whose per-layer norms are written with
 tf.summary.
 
-    python benchmarks/diagnostics_overhead.py           # ~4.5 minutes on 2 CPU cores
-    python benchmarks/diagnostics_overhead.py --quick   # a few seconds, for CI
+Last, MobileNetV2 (alpha 0.35, 32 x 32 x 3 random images, 10 classes, batch 32): the
+first-fit start-up on fresh models (the first two steps; with GradientDiagnostics also its
+first logging step, where the measuring step is traced), the later-fit start-up as for the
+MLP, and the steady state plain vs with GradientDiagnostics (defaults) on one model, paired
+and rotated as above, with fewer rounds (``--mobilenet-rounds``; 0 skips it). Each steady
+fit runs 10 warm-up steps and 100 measured ones, so its window holds one logging step.
+
+Load averages (1, 5, 15 min) are printed beside every section: the timings are only as
+good as the machine was quiet.
+
+    python benchmarks/diagnostics_overhead.py           # ~8-10 minutes on 2 busy CPU cores
+    python benchmarks/diagnostics_overhead.py --quick   # seconds, for CI (no MobileNetV2)
 """
 
 from __future__ import annotations
@@ -24,6 +37,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -32,8 +46,11 @@ import numpy as np
 import tensorflow as tf
 
 from keras_dnnkit.callbacks import GradientDiagnostics
+from keras_dnnkit.training import StepOwner
 
 DEPTH, WIDTH, BATCH, EVERY = 20, 100, 256, 100
+LATER_STEPS = 5  # steps of a later fit in the later-fit start-up rows
+MOBILENET_BATCH, MOBILENET_WARMUP = 32, 10
 
 
 def build() -> keras.Model:
@@ -46,6 +63,16 @@ def build() -> keras.Model:
     layers.append(keras.layers.Dense(10))
     model = keras.Sequential(layers)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    model.compile(keras.optimizers.SGD(1e-3, momentum=0.9), loss)
+    return model
+
+
+def build_mobilenet() -> keras.Model:
+    keras.utils.set_random_seed(0)
+    model = keras.applications.MobileNetV2(
+        alpha=0.35, input_shape=(32, 32, 3), weights=None, classes=10
+    )
+    loss = keras.losses.SparseCategoricalCrossentropy()  # the model ends in a softmax
     model.compile(keras.optimizers.SGD(1e-3, momentum=0.9), loss)
     return model
 
@@ -100,6 +127,21 @@ class StepTimer(keras.callbacks.Callback):
         return self.times[2][0] - self.times[0][0]
 
     @property
+    def first_step(self) -> float:
+        """Wall time from the start of the fit to the end of its first step."""
+        return self.times[1][0] - self.times[0][0]
+
+    def step(self, index: int) -> float:
+        """Wall time of step ``index`` (0-based: the batch of that index)."""
+        return self.times[index + 1][0] - self.times[index][0]
+
+    @property
+    def median_step(self) -> float:
+        """Median wall time of the steps after the warm-up."""
+        walls = [wall for wall, _ in self.times[self.warmup :]]
+        return statistics.median(b - a for a, b in zip(walls, walls[1:], strict=False))
+
+    @property
     def steps_per_second(self) -> float:
         (wall_0, _), (wall_1, _) = self.times[self.warmup], self.times[-1]
         return (len(self.times) - 1 - self.warmup) / (wall_1 - wall_0)
@@ -126,14 +168,159 @@ def _paired(measured: dict[str, list[float]], better: str) -> dict[str, list[flo
     }
 
 
+def _load() -> str:
+    """The load averages over 1, 5 and 15 minutes (other work on the machine)."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+Ways = dict[str, Callable[[], list]]
+Fit = Callable[[keras.Model, list], StepTimer]
+
+
+def _steady(model: keras.Model, ways: Ways, rounds: int, fit: Fit) -> None:
+    """Fit ``model`` with each way, ``rounds`` times, rotated; print the paired ratios."""
+    speed: dict[str, list[float]] = {name: [] for name in ways}
+    cpu: dict[str, list[float]] = {name: [] for name in ways}
+    names = list(ways)
+    for round_index in range(rounds):
+        shift = round_index % len(names)  # no way always runs first (or last)
+        for name in names[shift:] + names[:shift]:
+            timer = fit(model, ways[name]())
+            speed[name].append(timer.steps_per_second)
+            cpu[name].append(timer.cpu_ms_per_step)
+    speed_ratios, cpu_ratios = _paired(speed, "higher"), _paired(cpu, "lower")
+    for name in ways:
+        cells = []
+        for ratios in (speed_ratios[name], cpu_ratios[name]):
+            low, high = _quartiles(sorted(ratios))
+            cells.append(f"{statistics.median(ratios):5.3f} [{low:5.3f}-{high:5.3f}]")
+        print(
+            f"  {name:20s} {statistics.median(speed[name]):6.1f} steps/s {cells[0]}  "
+            f"{statistics.median(cpu[name]):5.2f} CPU ms/step {cells[1]}"
+        )
+
+
+def _later_fits(models: dict[str, keras.Model], ways: Ways, fits: int, fit: Fit) -> None:
+    """Later short fits of each (already fitted) model in its way, interleaved; print medians."""
+    whole: dict[str, list[float]] = {name: [] for name in models}
+    first: dict[str, list[float]] = {name: [] for name in models}
+    ours = StepOwner.of(models["GradientDiagnostics"])
+    traces_before = ours.traces
+    names = list(models)
+    for index in range(fits):
+        for name in names if index % 2 == 0 else names[::-1]:
+            extra = ways[name]()  # made before the clock starts, as a user would
+            begin = time.perf_counter()
+            timer = fit(models[name], extra)
+            whole[name].append(time.perf_counter() - begin)
+            first[name].append(timer.first_step)
+    for name in names:
+        cells = [
+            f"{statistics.median(v):.3f} s [{min(v):.3f}-{max(v):.3f}]"
+            for v in (whole[name], first[name])
+        ]
+        print(f"  {name:20s} whole fit {cells[0]}, first step {cells[1]}")
+    plain, diag = "plain fit", "GradientDiagnostics"
+    difference = [statistics.median(v[diag]) - statistics.median(v[plain]) for v in (whole, first)]
+    print(
+        f"  {'difference':20s} whole fit {difference[0]:+.3f} s, first step {difference[1]:+.3f} s"
+        f" (median with minus median without; target: within 0.3 s)"
+    )
+    print(
+        f"  step variants GradientDiagnostics' owner traced: {traces_before} before these fits, "
+        f"{ours.traces} after  ({_load()})"
+    )
+
+
+def _mobilenet(rounds: int, later: int, log_dir: str) -> None:
+    """MobileNetV2 rows: first-fit and later-fit start-up, then the paired steady state."""
+    began = time.perf_counter()
+    steps = MOBILENET_WARMUP + EVERY  # the measured window holds one logging step
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((MOBILENET_BATCH * steps, 32, 32, 3)).astype("float32")
+    y = rng.integers(0, 10, MOBILENET_BATCH * steps).astype("int32")
+
+    def fit(model: keras.Model, extra: list, n: int = steps) -> StepTimer:
+        timer = StepTimer(MOBILENET_WARMUP)
+        model.fit(
+            x[: MOBILENET_BATCH * n],
+            y[: MOBILENET_BATCH * n],
+            batch_size=MOBILENET_BATCH,
+            epochs=1,
+            verbose=0,
+            callbacks=[*extra, timer],
+        )
+        return timer
+
+    def short_fit(model: keras.Model, extra: list) -> StepTimer:
+        return fit(model, extra, LATER_STEPS)
+
+    ways: Ways = {
+        "plain fit": list,
+        "GradientDiagnostics": lambda: [GradientDiagnostics(f"{log_dir}/mobilenet")],
+    }
+    print(
+        f"MobileNetV2 (alpha 0.35), 32x32x3 random images, batch {MOBILENET_BATCH}, "
+        f"GradientDiagnostics with its defaults (log every {EVERY} steps)."
+    )
+    print(f"First fit, fresh models ({_load()}):")
+    plain_model = build_mobilenet()
+    begin = time.perf_counter()
+    timer = short_fit(plain_model, [])
+    whole = time.perf_counter() - begin
+    print(
+        f"  {'plain fit':20s} first two steps {timer.start:.2f} s "
+        f"(whole fit of {LATER_STEPS} steps {whole:.2f} s)"
+    )
+    ours = build_mobilenet()
+    begin = time.perf_counter()
+    timer = fit(ours, ways["GradientDiagnostics"]())  # to step 110: the measuring step traced
+    whole = time.perf_counter() - begin
+    logging_step, median_step = timer.step(EVERY - 1), timer.median_step
+    print(
+        f"  {'GradientDiagnostics':20s} first two steps {timer.start:.2f} s (the lean step traced), "
+        f"first logging step (step {EVERY}, the measuring step traced) {logging_step:.2f} s "
+        f"against a median step of {1e3 * median_step:.0f} ms: start-up "
+        f"{timer.start + logging_step - median_step:.2f} s (whole fit of {steps} steps "
+        f"{whole:.2f} s; {StepOwner.of(ours).traces} variants traced)  ({_load()})"
+    )
+    print(
+        f"Later-fit start-up ({_load()}): fit(epochs=1) of {LATER_STEPS} steps on those two "
+        f"models (each already fitted in its mode), {later} times each, interleaved; median "
+        "[min-max] wall time of the whole fit call and of its first step:"
+    )
+    _later_fits({"plain fit": plain_model, "GradientDiagnostics": ours}, ways, later, short_fit)
+    print(
+        f"Steady state ({_load()}), the GradientDiagnostics model, {steps} steps x {rounds} "
+        f"rounds (the first {MOBILENET_WARMUP} of each fit not timed): median steps/s and CPU "
+        "ms per step; ratio to plain fit: median of the per-round ratios [interquartile range]."
+    )
+    _steady(ours, ways, rounds, fit)
+    print(f"  (MobileNetV2 rows took {time.perf_counter() - began:.0f} s; {_load()})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few steps and rounds (CI)")
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--steps", type=int, default=None, help="steps per fit")
+    parser.add_argument(
+        "--later-fits", type=int, default=None, help="later short fits per way (start-up rows)"
+    )
+    parser.add_argument(
+        "--mobilenet-rounds",
+        type=int,
+        default=None,
+        help="MobileNetV2 steady-state rounds (default 3; 0 skips MobileNetV2; --quick: 0)",
+    )
     args = parser.parse_args()
     rounds = args.rounds or (1 if args.quick else 24)
     steps = args.steps or (60 if args.quick else 300)
+    later = args.later_fits or (2 if args.quick else 5)
+    mobilenet_rounds = args.mobilenet_rounds
+    if mobilenet_rounds is None:
+        mobilenet_rounds = 0 if args.quick else 3
     every = 20 if args.quick else EVERY
     rng = np.random.default_rng(0)
     x = rng.standard_normal((BATCH * steps, WIDTH)).astype("float32")
@@ -146,47 +333,61 @@ def main() -> None:
         model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, callbacks=[*extra, timer])
         return timer
 
+    def short_fit(model: keras.Model, extra: list) -> StepTimer:
+        timer = StepTimer(0)
+        model.fit(
+            x[: BATCH * LATER_STEPS],
+            y[: BATCH * LATER_STEPS],
+            batch_size=BATCH,
+            epochs=1,
+            verbose=0,
+            callbacks=[*extra, timer],
+        )
+        return timer
+
     def diagnostics() -> GradientDiagnostics:
         defaults = {} if not args.quick else {"every_n_steps": every}
         return GradientDiagnostics(f"{log_dir}/ours", **defaults)
 
+    print(f"Start: {_load()}")
     model = build()
     extra_pass = ExtraPassLogger(f"{log_dir}/extra", x, y, every)
     extra_pass.trace(model)
-    ways = {
+    ways: Ways = {
         "plain fit": list,
         "GradientDiagnostics": lambda: [diagnostics()],
         "extra pass": lambda: [extra_pass],
         "plain fit (control)": list,
     }
-    speed: dict[str, list[float]] = {name: [] for name in ways}
-    cpu: dict[str, list[float]] = {name: [] for name in ways}
-    names = list(ways)
-    for round_index in range(rounds):
-        shift = round_index % len(names)  # no way always runs first (or last)
-        for name in names[shift:] + names[:shift]:
-            timer = fit(model, ways[name]())
-            speed[name].append(timer.steps_per_second)
-            cpu[name].append(timer.cpu_ms_per_step)
-    speed_ratios, cpu_ratios = _paired(speed, "higher"), _paired(cpu, "lower")
     print(f"{DEPTH}x{WIDTH} ELU MLP, batch {BATCH}, {steps} steps x {rounds} rounds, log every")
     print(f"{every} steps, {os.cpu_count()} CPU cores. Steady state: median steps/s and CPU ms per")
     print("step; ratio to plain fit: median of the per-round ratios [interquartile range].")
-    for name in ways:
-        cells = []
-        for ratios in (speed_ratios[name], cpu_ratios[name]):
-            low, high = _quartiles(sorted(ratios))
-            cells.append(f"{statistics.median(ratios):5.3f} [{low:5.3f}-{high:5.3f}]")
-        print(
-            f"  {name:20s} {statistics.median(speed[name]):6.1f} steps/s {cells[0]}  "
-            f"{statistics.median(cpu[name]):5.2f} CPU ms/step {cells[1]}"
-        )
+    _steady(model, ways, rounds, fit)
+    print(f"  ({_load()})")
     print("Start-up, fresh models: the first two steps of the first fit and of a second fit")
-    print("(a plain fit reuses its traced step; GradientDiagnostics traces two per fit):")
-    for name, extra in (("plain fit", list), ("GradientDiagnostics", lambda: [diagnostics()])):
-        fresh = build()
-        first, second = fit(fresh, extra()).start, fit(fresh, extra()).start
-        print(f"  {name:20s} first fit {first:.2f} s, second fit {second:.2f} s")
+    print("(a later fit reuses the traced steps; GradientDiagnostics traces its lean step at its")
+    print(f"first step and its measuring step at its first logging step, step {every}):")
+    fresh: dict[str, keras.Model] = {}
+    for name in ("plain fit", "GradientDiagnostics"):
+        fresh[name] = build()
+        timers = fit(fresh[name], ways[name]()), fit(fresh[name], ways[name]())
+        print(f"  {name:20s} first fit {timers[0].start:.2f} s, second fit {timers[1].start:.2f} s")
+        if name == "GradientDiagnostics" and steps >= every:
+            print(
+                f"  {'':20s} its first fit's first logging step {timers[0].step(every - 1):.2f} s "
+                f"(median step {1e3 * timers[0].median_step:.1f} ms)"
+            )
+    print(
+        f"Later-fit start-up ({_load()}): fit(epochs=1) of {LATER_STEPS} steps on those two "
+        f"models (each already fitted twice in its mode), {later} times each, interleaved; "
+        "median [min-max] wall time of the whole fit call and of its first step:"
+    )
+    _later_fits(fresh, ways, later, short_fit)
+    if mobilenet_rounds > 0:
+        _mobilenet(mobilenet_rounds, later, log_dir)
+    else:
+        print("MobileNetV2: skipped (--mobilenet-rounds 0, or --quick without it)")
+    print(f"End: {_load()}")
 
 
 if __name__ == "__main__":

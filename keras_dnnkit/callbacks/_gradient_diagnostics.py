@@ -131,13 +131,14 @@ class GradientDiagnostics(keras.callbacks.Callback):
 
     Example:
         >>> import keras, numpy as np, tempfile
-        >>> model = keras.Sequential([keras.layers.Dense(4), keras.layers.Dense(1)])
+        >>> model = keras.Sequential(
+        ...     [keras.layers.Dense(4, name="hidden"), keras.layers.Dense(1, name="out")])
         >>> model.compile("sgd", "mse")
         >>> diagnostics = GradientDiagnostics(tempfile.mkdtemp(), every_n_steps=2)
         >>> _ = model.fit(np.ones((8, 4)), np.ones(8), batch_size=2, verbose=0,
         ...               callbacks=[diagnostics])
         >>> diagnostics.last_logged_step, diagnostics.layers
-        (4, ['dense', 'dense_1'])
+        (4, ['hidden', 'out'])
     """
 
     priority = Priority.STATISTICS
