@@ -394,16 +394,32 @@ def test_all_our_callbacks_with_keras_own_keep_the_lean_step_and_log_the_same(tm
         MomentumScheduler(),
         GradientDiagnostics(tmp_path / "alone", every_n_steps=4, warn=False),
     ])  # fmt: skip
-    together = _mlp(keras.optimizers.Nadam(OneCycle(1e-2, total_steps=16)))
-    together.fit(x, y, batch_size=16, epochs=4, verbose=0, validation_data=(x, y), callbacks=[
-        ReduceLROnPlateau("val_loss", factor=0.5, patience=100),
-        keras.callbacks.ModelCheckpoint(tmp_path / "best.keras"),
-        keras.callbacks.BackupAndRestore(tmp_path / "backup"),
-        keras.callbacks.EarlyStopping(patience=100),
-        LearningRateLogger(tmp_path / "lr"),
-        GradientDiagnostics(tmp_path / "together", every_n_steps=4, warn=False),
-        MomentumScheduler(),
-    ])  # fmt: skip
+
+    def ours(log_dir):
+        return [
+            ReduceLROnPlateau("val_loss", factor=0.5, patience=100),
+            LearningRateLogger(tmp_path / f"lr_{log_dir}"),
+            GradientDiagnostics(tmp_path / log_dir, every_n_steps=4, warn=False),
+            MomentumScheduler(),
+        ]
+
+    def keras_own(name):
+        return [
+            keras.callbacks.ModelCheckpoint(tmp_path / f"{name}.keras"),
+            keras.callbacks.BackupAndRestore(tmp_path / f"backup_{name}"),
+            keras.callbacks.EarlyStopping(patience=100),
+        ]
+
+    owners = []
+    for name, callbacks in (
+        ("together", ours("together")[:2] + keras_own("together") + ours("together")[2:]),
+        ("reversed", list(reversed(ours("reversed") + keras_own("reversed")))),
+    ):
+        model = _mlp(keras.optimizers.Nadam(OneCycle(1e-2, total_steps=16)))
+        model.fit(x, y, batch_size=16, epochs=4, verbose=0, validation_data=(x, y),
+                  callbacks=callbacks)  # fmt: skip
+        owners.append(StepOwner.of(model))
+    assert read_scalars(tmp_path / "reversed") == read_scalars(tmp_path / "together")
     a, b = read_scalars(tmp_path / "alone"), read_scalars(tmp_path / "together")
     assert set(a) == set(b)
     for tag in a:
@@ -411,7 +427,7 @@ def test_all_our_callbacks_with_keras_own_keep_the_lean_step_and_log_the_same(tm
     momentum = dict(b[_tags.MOMENTUM])
     assert momentum[4] == pytest.approx(float(schedule.momentum_schedule(3)), rel=1e-5)
     assert len(set(momentum.values())) > 1  # the scheduled momentum, not the configured one
-    assert StepOwner.of(together).traces == 2  # one lean and one measuring step
+    assert [owner.traces for owner in owners] == [2, 2]  # one lean and one measuring step
 
 
 @pytest.mark.slow
