@@ -12,6 +12,7 @@ from typing import Any, Literal
 import keras
 import numpy as np
 
+from keras_dnnkit._numbers import to_float
 from keras_dnnkit._validation import check_choice, check_log_dir
 from keras_dnnkit.diagnostics import _statistics, _tags
 from keras_dnnkit.diagnostics._capture import GradientCapture, GradientProgram
@@ -54,12 +55,6 @@ def _check_steps(name: str, value: Any, allow_zero: bool = False) -> None:
 def _holds_multiple(first: int, last: int, every: int) -> bool:
     """Whether one of the steps ``first`` to ``last`` is a multiple of ``every``."""
     return last // every >= -(-first // every)
-
-
-def _number(value: Any) -> float:
-    if hasattr(value, "numpy"):
-        value = value.numpy()
-    return float(np.asarray(value).reshape(()))
 
 
 def _thresholds(value: Any) -> Thresholds:
@@ -329,8 +324,8 @@ class GradientDiagnostics(keras.callbacks.Callback):
             first = next(iter(program.captures.values()))
             optimizer = self._optimizer_named(first.name)
             if optimizer is not None:
-                return int(_number(optimizer.iterations))
-        return int(_number(self.model.optimizer.iterations))
+                return int(to_float(optimizer.iterations))
+        return int(to_float(self.model.optimizer.iterations))
 
     def _optimizer_named(self, name: str) -> Any:
         optimizer = self.model.optimizer if name == "optimizer" else None
@@ -454,7 +449,7 @@ class GradientDiagnostics(keras.callbacks.Callback):
             columns.append(_statistics.update_ratios(list(v[:, 3]), list(v[:, 4])))
         optimizer = self._optimizer_named(capture.name)
         values = [float(x) for column in columns for x in column]
-        values += [_statistics.global_norm(norms), _number(optimizer.learning_rate)]
+        values += [_statistics.global_norm(norms), to_float(optimizer.learning_rate)]
         if _momentum_attribute(optimizer) is not None:
             values.append(_momentum(optimizer, step))
         board.scalars(step, values)

@@ -7,6 +7,7 @@ from typing import Any
 
 import keras
 
+from keras_dnnkit._numbers import to_float, to_int
 from keras_dnnkit.callbacks._momentum_scheduler import current_momentum
 from keras_dnnkit.diagnostics._tags import LEARNING_RATE, MOMENTUM
 
@@ -25,7 +26,7 @@ def rate_at(optimizer: Any, step: int) -> float:
         rate = rate(step)
     elif callable(rate) and not isinstance(rate, keras.Variable):
         rate = rate()
-    return float(keras.ops.convert_to_numpy(rate))
+    return to_float(rate)
 
 
 class LearningRateLogger(keras.callbacks.Callback):
@@ -72,7 +73,7 @@ class LearningRateLogger(keras.callbacks.Callback):
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         """Log the values used by the step that just ran, every ``every_n_steps`` steps."""
         optimizer = self.model.optimizer
-        step = int(keras.ops.convert_to_numpy(optimizer.iterations)) - 1
+        step = to_int(optimizer.iterations) - 1
         if step < 0 or step % self.every_n_steps or self._writer is None:
             return
         import tensorflow as tf

@@ -20,6 +20,7 @@ from typing import Any
 import keras
 
 from keras_dnnkit._compat import learning_rate_object
+from keras_dnnkit._numbers import to_float, to_int
 from keras_dnnkit._types import Schedule
 from keras_dnnkit.training import Priority, StepContext, StepOwner, StepProgram
 from keras_dnnkit.training._hooks import Update
@@ -58,8 +59,8 @@ def current_momentum(optimizer: Any, step: int | None = None) -> float | None:
     optimizer = _inner_optimizer(optimizer)
     schedule = _ACTIVE.get(optimizer)
     if schedule is not None:
-        at = int(optimizer.iterations.numpy()) if step is None else step
-        return float(keras.ops.convert_to_numpy(schedule(at)))
+        at = to_int(optimizer.iterations) if step is None else step
+        return to_float(schedule(at))
     attribute = momentum_attribute(optimizer)
     return None if attribute is None else float(getattr(optimizer, attribute))
 
@@ -137,8 +138,8 @@ class MomentumScheduler(keras.callbacks.Callback):
                 "SGD(momentum=0.0) keeps no momentum buffers, so its momentum cannot be "
                 "scheduled. Create it with a non-zero momentum, e.g. SGD(momentum=0.9)."
             )
-        start = int(optimizer.iterations.numpy())
-        first = float(keras.ops.convert_to_numpy(schedule(start)))
+        start = to_int(optimizer.iterations)
+        first = to_float(schedule(start))
         if not 0.0 <= first < 1.0:
             raise ValueError(
                 "The momentum schedule must give values in [0, 1). "

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 
 from keras_dnnkit._compat import learning_rate_object, metric_direction, metric_objects
+from keras_dnnkit._numbers import to_float
 from keras_dnnkit._validation import check_choice, check_non_negative
 from keras_dnnkit.schedules._scaled import ScaledSchedule
 from keras_dnnkit.training import Priority, StepContext, StepOwner, StepProgram
@@ -202,7 +203,7 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
             self._minimize = mode == "min"
         logs = logs if logs is not None else {}
         optimizer = self._optimizer()
-        logs["learning_rate"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+        logs["learning_rate"] = to_float(optimizer.learning_rate)
         current = logs.get(self.monitor)
         if current is None:
             warnings.warn(
@@ -247,7 +248,7 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
         return bool(keras.ops.greater(value, best * (1.0 + self.min_delta)))
 
     def _reduce(self, optimizer: Any, epoch: int) -> bool:
-        old = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+        old = to_float(optimizer.learning_rate)
         if self._scaled is None:
             if not old > np.float32(self.min_lr):
                 return False
