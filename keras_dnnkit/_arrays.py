@@ -23,17 +23,19 @@ def is_dataset(data: Any) -> bool:
     return isinstance(data, tf.data.Dataset)
 
 
-def unpack_batch(element: Any) -> tuple[Any, Any]:
-    """Split a dataset element into ``(x, y)`` as ``fit`` does: a tuple is ``(x, y[, weights])``.
+def unpack_batch(element: Any) -> tuple[Any, Any, Any]:
+    """Split a dataset element into ``(x, y, sample_weight)`` as ``fit`` does.
+
+    A tuple is ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)``; anything else is ``x``.
 
     Example:
         >>> unpack_batch((np.ones(2), np.zeros(2)))[1].tolist()
         [0.0, 0.0]
-        >>> unpack_batch(np.ones(2))[1] is None
-        True
+        >>> unpack_batch(np.ones(2))[1:]
+        (None, None)
     """
-    x, y, _ = keras.utils.unpack_x_y_sample_weight(element)
-    return x, y
+    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(element)
+    return x, y, sample_weight
 
 
 def leaves(name: str, structure: Any) -> list[tuple[str, np.ndarray]]:
@@ -77,7 +79,8 @@ def row_count(*structures: tuple[str, Any]) -> int:
     if not counts:
         raise ValueError("No data: x holds no array. Received: x=None or an empty structure")
     if len({count for _, count in counts}) > 1:
-        names = " and ".join(label for label, _ in counts)
+        labels = [label for label, _ in counts]
+        names = ", ".join(labels[:-1]) + " and " + labels[-1]
         received = ", ".join(f"{label}: {count} rows" for label, count in counts)
         raise ValueError(
             f"{names} must have the same number of rows (axis 0). Received: {received}"
