@@ -142,6 +142,7 @@ def _two_in_two_out() -> keras.Model:
     return model
 
 
+@pytest.mark.slow
 def test_datasets_and_models_with_several_inputs_and_outputs() -> None:
     x, y = _data()
     inputs = {"numbers": x, "flags": np.stack([x[:, 0] > 0, x[:, 1] > 0], 1).astype("float32")}

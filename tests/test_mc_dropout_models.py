@@ -19,6 +19,7 @@ import tensorflow as tf
 from keras_dnnkit import MCPrediction, mc_predict
 from keras_dnnkit.uncertainty._graph import make_plan
 from keras_dnnkit.uncertainty._noise import DROPOUT_LAYERS, find_stochastic_layers
+from tests.test_mc_dropout import Wrapper
 
 layers = keras.layers
 RNG = np.random.default_rng(0)
@@ -193,10 +194,14 @@ def test_an_lstm_with_only_its_own_dropout_is_sampled_and_left_unchanged() -> No
         [
             keras.Input((6, 3)),
             layers.BatchNormalization(),
-            layers.LSTM(8, dropout=0.2, recurrent_dropout=0.3),
+            layers.LSTM(8, dropout=0.2, recurrent_dropout=0.3, return_sequences=True),
+            layers.Bidirectional(layers.GRU(4, dropout=0.3)),
             layers.Dense(1),
         ]
     )
+    sampled = find_stochastic_layers(model, DROPOUT_LAYERS)
+    assert [type(layer).__name__ for layer in sampled] == ["LSTM", "GRU", "GRU"]
+    assert sorted(layer.go_backwards for layer in sampled[1:]) == [False, True]  # both ways
     x = RNG.normal(1.0, 2.0, (16, 6, 3)).astype("float32")  # batch statistics far from 0, 1
     before = {v.path: np.array(v.numpy(), copy=True) for v in model.variables}
     assert any("seed_generator" in path for path in before)
@@ -205,8 +210,8 @@ def test_an_lstm_with_only_its_own_dropout_is_sampled_and_left_unchanged() -> No
     assert result.std.min() > 1e-4
     for variable in model.variables:
         np.testing.assert_array_equal(before[variable.path], variable.numpy(), variable.path)
-    lstm = model.layers[1]
-    lstm.cell.dropout = lstm.cell.recurrent_dropout = 0.0
+    for layer in sampled:
+        layer.cell.dropout = layer.cell.recurrent_dropout = 0.0
     with pytest.raises(ValueError, match="recurrent layers .* with dropout or recurrent_dropout"):
         mc_predict(model, x)
 
@@ -241,6 +246,10 @@ def test_several_outputs_give_one_result_per_output_by_name() -> None:
     assert isinstance(means, dict) and sorted(means) == ["a", "b"]
     for name in ("a", "b"):
         np.testing.assert_allclose(means[name].mean, expected[name], atol=1e-5)
+    # A subclassed model (run whole) is keyed by the structure it returns.
+    whole = mc_predict(Wrapper(named), x, samples=2, seed=0)
+    assert isinstance(whole, dict) and sorted(whole) == ["a", "b"]
+    np.testing.assert_allclose(whole["a"].mean, expected["a"], atol=1e-5)
 
 
 def test_datasets_and_structures_of_inputs_give_the_same_samples() -> None:

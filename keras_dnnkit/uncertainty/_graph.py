@@ -70,8 +70,13 @@ def _unique(names: Sequence[str]) -> list[str]:
     return unique
 
 
-def _struct_names(struct: Any, fallback: Sequence[str]) -> list[str]:
-    """Names of the flattened leaves of ``struct``: dict keys (joined by '/'), else ``fallback``."""
+def leaf_names(struct: Any, fallback: Sequence[str]) -> list[str]:
+    """Names of the flattened leaves of ``struct``: dict keys (joined by '/'), else ``fallback``.
+
+    Example:
+        >>> leaf_names({"b": 1, "a": {"x": 2}}, []), leaf_names([1, 2], ["dense", "dense"])
+        (['a/x', 'b'], ['dense', 'dense_1'])
+    """
     if isinstance(struct, dict):
         paths = [path for path, _ in keras.tree.flatten_with_path(struct)]
         return ["/".join(str(part) for part in path) for path in paths]
@@ -87,7 +92,7 @@ def input_names(graph: Any) -> list[str]:
         ['a', 'b']
     """
     layers = [t._keras_history[0].name for t in graph.inputs]
-    return _struct_names(getattr(graph, "_inputs_struct", None), layers)
+    return leaf_names(getattr(graph, "_inputs_struct", None), layers)
 
 
 def output_names(graph: Any) -> list[str]:
@@ -101,7 +106,7 @@ def output_names(graph: Any) -> list[str]:
         ['price', 'kind']
     """
     layers = [t._keras_history[0].name for t in graph.outputs]
-    return _struct_names(getattr(graph, "_outputs_struct", None), layers)
+    return leaf_names(getattr(graph, "_outputs_struct", None), layers)
 
 
 def has_named_outputs(graph: Any) -> bool:

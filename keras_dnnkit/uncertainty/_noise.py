@@ -180,8 +180,9 @@ def noise_function(layer: Any) -> Callable[[Any, Any, Any], Any]:
 def sampling(layers: Sequence[Any], seeds: SeedStream) -> Iterator[None]:
     """Within the block, ``layers`` draw noise from ``seeds`` whatever ``training`` says.
 
-    Only the instance attribute ``call`` is swapped (and removed again on exit); the layers'
-    variables, seed generators and configuration are not touched.
+    Only instance attributes are swapped (and removed again on exit): ``call`` of each
+    layer, and ``_create_dropout_mask`` of recurrent layers' cells; the layers' variables,
+    seed generators and configuration are not touched.
     """
 
     def new_mask(step_input: Any, rate: float) -> Any:

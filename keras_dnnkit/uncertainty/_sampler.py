@@ -24,6 +24,7 @@ from keras.src import backend as keras_backend
 from keras_dnnkit.uncertainty._graph import (
     Plan,
     has_named_outputs,
+    leaf_names,
     make_plan,
     output_names,
     run_nodes,
@@ -154,14 +155,10 @@ class Sampler:
         if graph is not None:
             return output_names(graph) if has_named_outputs(graph) else None
         structure = self._fallback_structure
-        if isinstance(structure, dict):
-            return [
-                "/".join(str(p) for p in path)
-                for path, _ in keras.tree.flatten_with_path(structure)
-            ]
-        if isinstance(structure, (list, tuple)):
-            return [f"output_{i}" for i in range(len(structure))]
-        return None
+        if not isinstance(structure, (dict, list, tuple)):
+            return None
+        count = len(keras.tree.flatten(structure))
+        return leaf_names(structure, [f"output_{i}" for i in range(count)])
 
     def frontier(self, inputs: Sequence[np.ndarray]) -> Frontier:
         """Return the deterministic tensors (and their masks) for a block of inputs."""
