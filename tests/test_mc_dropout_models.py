@@ -216,6 +216,27 @@ def test_an_lstm_with_only_its_own_dropout_is_sampled_and_left_unchanged() -> No
         mc_predict(model, x)
 
 
+def test_recurrent_samples_follow_keras_training_time_dropout() -> None:
+    """Without batch norm, ``model(x, training=True)`` is a fair reference: same distribution."""
+    keras.utils.set_random_seed(5)
+    model = keras.Sequential(
+        [
+            keras.Input((5, 3)),
+            layers.LSTM(6, dropout=0.3, recurrent_dropout=0.4, return_sequences=True),
+            layers.GRU(3, dropout=0.2, recurrent_dropout=0.3),
+        ]
+    )
+    x = RNG.normal(size=(2, 5, 3)).astype("float32")
+    draws = 1000
+    ours = mc_predict(model, x, draws, seed=0, task="regression")
+    call = tf.function(lambda rows: model(rows, training=True))
+    keras_draws = np.stack([np.asarray(call(x)) for _ in range(draws)])
+    assert isinstance(ours, MCPrediction) and ours.std.min() > 1e-3
+    noise = 4 * np.sqrt(2 / draws) * keras_draws.std(axis=0)
+    np.testing.assert_array_less(np.abs(ours.mean - keras_draws.mean(axis=0)), noise)
+    np.testing.assert_allclose(ours.std, keras_draws.std(axis=0), rtol=0.15)
+
+
 def two_heads() -> keras.Model:
     keras.utils.set_random_seed(3)
     inputs = keras.Input((4,), name="features")
