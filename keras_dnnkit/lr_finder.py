@@ -7,12 +7,14 @@ counter) and returns an :class:`LRFinderResult` with the curve, suggestions and 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import keras
 import numpy as np
 
+from keras_dnnkit._arrays import is_dataset, row_count, take_rows, unpack_batch
 from keras_dnnkit._validation import check_open_interval, check_positive
 
 __all__ = ["LRFinderResult", "find_learning_rate"]
@@ -118,9 +120,12 @@ class LRFinderResult:
         return figure
 
 
-def _batches(x: Any, y: Any, batch_size: int, steps: int, seed: int) -> Any:
-    """Yield ``steps`` batches, reshuffling the data at each pass."""
-    count = len(x)
+def _batches(x: Any, y: Any, batch_size: int, steps: int, seed: int) -> Iterator[Any]:
+    """Yield ``steps`` batches ``(x, y, None)``, reshuffling the data at each pass.
+
+    ``x`` and ``y`` may be arrays or lists/dicts of arrays (several inputs or outputs).
+    """
+    count = row_count(("x", x), ("y", y))
     rng = np.random.default_rng(seed)
     order = rng.permutation(count)
     position = 0
@@ -129,7 +134,34 @@ def _batches(x: Any, y: Any, batch_size: int, steps: int, seed: int) -> Any:
             order, position = rng.permutation(count), 0
         index = order[position : position + batch_size]
         position += batch_size
-        yield x[index], (None if y is None else y[index])
+        yield take_rows(x, index), take_rows(y, index), None
+
+
+def _dataset_batches(dataset: Any, steps: int) -> Iterator[Any]:
+    """Yield ``steps`` batches ``(x, y, sample_weight)`` of ``dataset``, repeated as needed."""
+    for element in dataset.repeat().take(steps):
+        yield unpack_batch(element)
+
+
+def _first_x(x: Any, y: Any) -> Any:
+    """Check the data up front; return the inputs of one example (to build the model)."""
+    if is_dataset(x):
+        if y is not None:
+            raise ValueError(
+                "Argument y must be None when x is a tf.data.Dataset: the dataset yields "
+                f"(x, y) batches. Received: y of type {type(y).__name__}"
+            )
+        first = next(iter(x.take(1)), None)
+        if first is None:
+            raise ValueError("x must hold at least one batch. Received: an empty tf.data.Dataset")
+        return unpack_batch(first)[0]
+    if x is None:
+        raise ValueError(
+            "Argument x must be an array, a list or dict of arrays, or a tf.data.Dataset. "
+            "Received: x=None"
+        )
+    row_count(("x", x), ("y", y))
+    return take_rows(x, slice(0, 1))
 
 
 def find_learning_rate(
@@ -154,9 +186,12 @@ def find_learning_rate(
     (its state and step counter) and its learning rate (float or schedule) are restored.
 
     Args:
-        model: a compiled Keras model.
-        x: input array (NumPy-indexable).
-        y: target array, or ``None``.
+        model: a compiled Keras model (one or several inputs and outputs).
+        x: inputs: an array, a list or dict of arrays (several inputs), or a
+            ``tf.data.Dataset`` of batches ``(x, y)`` or ``(x, y, sample_weight)``, repeated as
+            needed to give ``steps`` batches (``batch_size`` is then the dataset's own).
+        y: targets like ``x`` (a list or dict for several outputs), or ``None``; must be
+            ``None`` for a dataset.
         min_lr: the first rate, > 0.
         max_lr: the last rate, > ``min_lr``.
         steps: number of batches, >= 2.
@@ -189,11 +224,14 @@ def find_learning_rate(
         )
     if getattr(model, "optimizer", None) is None or not getattr(model, "compiled", False):
         raise ValueError("find_learning_rate() needs a compiled model: call model.compile() first.")
-    x = np.asarray(x)
-    y = None if y is None else np.asarray(y)
-    batch_size = min(int(batch_size), len(x))
+    example = _first_x(x, y)
+    if is_dataset(x):
+        batches = _dataset_batches(x, steps)
+    else:
+        batch_size = min(int(batch_size), row_count(("x", x), ("y", y)))
+        batches = _batches(x, y, batch_size, steps, seed)
     if not model.built:
-        model(x[:1])
+        model(example)
     optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
@@ -208,10 +246,12 @@ def find_learning_rate(
     average, best, stop_reason = 0.0, math.inf, "completed"
     ratio = max_lr / min_lr
     try:
-        for step, (x_batch, y_batch) in enumerate(_batches(x, y, batch_size, steps, seed)):
+        for step, (x_batch, y_batch, sample_weight) in enumerate(batches):
             learning_rate = min_lr * ratio ** (step / (steps - 1))
             rate.assign(learning_rate)
-            logs = model.train_on_batch(x_batch, y_batch, return_dict=True)
+            logs = model.train_on_batch(
+                x_batch, y_batch, sample_weight=sample_weight, return_dict=True
+            )
             loss = float(logs["loss"])
             if not math.isfinite(loss):  # not recorded: the curve stays finite
                 stop_reason = "nan"

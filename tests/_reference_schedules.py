@@ -62,6 +62,28 @@ def one_cycle(
     raise AssertionError("unreachable")
 
 
+def _cyclic_height(
+    step: int,
+    step_size_up: float,
+    step_size_down: float | None = None,
+    mode: str = "triangular",
+    gamma: float = 1.0,
+) -> float:
+    """CyclicLR's ``scale_factor * scale_fn``: the share of the cycle's full height at a step."""
+    up = float(step_size_up)
+    down = float(step_size_down) if step_size_down is not None else up
+    total_size = up + down
+    step_ratio = up / total_size
+    cycle = math.floor(1 + step / total_size)
+    x = 1.0 + step / total_size - cycle
+    scale_factor = x / step_ratio if x <= step_ratio else (x - 1) / (step_ratio - 1)
+    if mode == "triangular":
+        return scale_factor * 1.0
+    if mode == "triangular2":
+        return scale_factor * (1 / (2.0 ** (cycle - 1)))
+    return scale_factor * gamma**step
+
+
 def cyclic(
     step: int,
     base_lr: float,
@@ -72,16 +94,20 @@ def cyclic(
     gamma: float = 1.0,
 ) -> float:
     """Learning rate of torch.optim.lr_scheduler.CyclicLR after `step` scheduler steps."""
-    up = float(step_size_up)
-    down = float(step_size_down) if step_size_down is not None else up
-    total_size = up + down
-    step_ratio = up / total_size
-    cycle = math.floor(1 + step / total_size)
-    x = 1.0 + step / total_size - cycle
-    scale_factor = x / step_ratio if x <= step_ratio else (x - 1) / (step_ratio - 1)
-    base_height = (max_lr - base_lr) * scale_factor
-    if mode == "triangular":
-        return base_lr + base_height * 1.0
-    if mode == "triangular2":
-        return base_lr + base_height * (1 / (2.0 ** (cycle - 1)))
-    return base_lr + base_height * gamma**step
+    return base_lr + (max_lr - base_lr) * _cyclic_height(
+        step, step_size_up, step_size_down, mode, gamma
+    )
+
+
+def cyclic_momentum(
+    step: int,
+    step_size_up: float,
+    step_size_down: float | None = None,
+    mode: str = "triangular",
+    gamma: float = 1.0,
+    base_momentum: float = 0.8,
+    max_momentum: float = 0.9,
+) -> float:
+    """Momentum (or beta_1) of CyclicLR with cycle_momentum=True after `step` scheduler steps."""
+    height = _cyclic_height(step, step_size_up, step_size_down, mode, gamma)
+    return max_momentum - (max_momentum - base_momentum) * height

@@ -8,6 +8,7 @@ import os
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import keras_dnnkit
 from keras_dnnkit import LRFinderResult, find_learning_rate
@@ -62,7 +63,7 @@ def test_losses_are_per_batch_not_keras_running_mean() -> None:
     result = find_learning_rate(model, x, y, min_lr=1e-12, max_lr=1e-11, steps=12, batch_size=16)
     expected = [
         float(model.evaluate(xb, yb, batch_size=16, verbose=0))
-        for xb, yb in _batches(x, y, 16, 12, seed=0)
+        for xb, yb, _ in _batches(x, y, 16, 12, seed=0)
     ]
     np.testing.assert_allclose(result.raw_losses, expected, rtol=1e-5)
     assert np.std(result.raw_losses) > 0.05 * np.mean(result.raw_losses)
@@ -124,6 +125,77 @@ def test_bad_arguments(arguments: dict[str, float], message: str) -> None:
     uncompiled = keras.Sequential([keras.Input((6,)), keras.layers.Dense(1)])
     with pytest.raises(ValueError, match="compiled model"):
         find_learning_rate(uncompiled, x, y)
+
+
+def _two_in_two_out() -> keras.Model:
+    keras.utils.set_random_seed(1)
+    numbers, flags = keras.Input((6,), name="numbers"), keras.Input((2,), name="flags")
+    hidden = keras.layers.Dense(8, "elu")(keras.layers.Concatenate()([numbers, flags]))
+    model = keras.Model(
+        {"numbers": numbers, "flags": flags},
+        {"value": keras.layers.Dense(1)(hidden), "kind": keras.layers.Dense(3)(hidden)},
+    )
+    model.compile(
+        keras.optimizers.SGD(),
+        {"value": "mse", "kind": keras.losses.SparseCategoricalCrossentropy(from_logits=True)},
+    )
+    return model
+
+
+@pytest.mark.slow
+def test_datasets_and_models_with_several_inputs_and_outputs() -> None:
+    x, y = _data()
+    inputs = {"numbers": x, "flags": np.stack([x[:, 0] > 0, x[:, 1] > 0], 1).astype("float32")}
+    targets = {"value": y, "kind": (x[:, 2] > 0).astype("int32") + (x[:, 3] > 0)}
+    model = _two_in_two_out()
+    weights = [w.copy() for w in model.get_weights()]
+    tiny = dict(min_lr=1e-12, max_lr=1e-11, steps=6)
+    arrays = find_learning_rate(model, inputs, targets, batch_size=32, seed=3, **tiny)
+    # The same batches, as a dataset of (x, y): the same losses (the weights barely move).
+    batches = [(xb, yb) for xb, yb, _ in _batches(inputs, targets, 32, 6, seed=3)]
+    dataset = tf.data.Dataset.from_generator(
+        lambda: iter(batches),
+        output_signature=tf.nest.map_structure(
+            lambda a: tf.TensorSpec((None, *a.shape[1:]), tf.as_dtype(a.dtype)), batches[0]
+        ),
+    )
+    streamed = find_learning_rate(model, dataset, **tiny)
+    np.testing.assert_allclose(streamed.raw_losses, arrays.raw_losses, rtol=1e-5)
+    assert len(streamed.raw_losses) == 6 and streamed.stop_reason == "completed"
+    # A dataset shorter than `steps` is repeated; a list of inputs works as well.
+    short = tf.data.Dataset.from_tensor_slices((x, y)).batch(64)  # 2 batches
+    sequential = _model(keras.optimizers.SGD())
+    assert len(find_learning_rate(sequential, short, steps=5).learning_rates) == 5
+    left, right = keras.Input((6,)), keras.Input((2,))
+    two = keras.Model(
+        [left, right], keras.layers.Dense(1)(keras.layers.Concatenate()([left, right]))
+    )
+    two.compile(keras.optimizers.SGD(), "mse")
+    result = find_learning_rate(two, [x, inputs["flags"]], y, steps=8, batch_size=16)
+    assert len(result.learning_rates) == 8
+    for before, after in zip(weights, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(before, after)
+
+
+def test_the_data_is_checked_up_front() -> None:
+    x, y = _data()
+    model = _model(keras.optimizers.SGD())
+    with pytest.raises(
+        ValueError, match=r"x and y must have the same number of rows.*x: 128 rows, y: 100 rows"
+    ):
+        find_learning_rate(model, x, y[:100])
+    with pytest.raises(ValueError, match=r"x must hold at least one example.*x.shape\[0\]=0"):
+        find_learning_rate(model, x[:0], y[:0])
+    with pytest.raises(ValueError, match="x must be an array.*Received: x=None"):
+        find_learning_rate(model, None, y)
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    with pytest.raises(ValueError, match="y must be None when x is a tf.data.Dataset"):
+        find_learning_rate(model, dataset, y)
+    with pytest.raises(ValueError, match="empty tf.data.Dataset"):
+        find_learning_rate(model, dataset.take(0))
+    with pytest.raises(ValueError, match=r"x\['a'\], x\['b'\] and y must have the same number"):
+        find_learning_rate(model, {"a": x, "b": x[:5]}, y)
+    assert int(model.optimizer.iterations.numpy()) == 0  # nothing ran
 
 
 def test_exported_from_the_package_root() -> None:

@@ -65,10 +65,11 @@ def summarize_mc_dropout(
         >>> len(summarize_mc_dropout(model, x, y, samples=5, top=2).most_uncertain)
         2
     """
-    from keras_dnnkit.uncertainty import mc_predict
+    from keras_dnnkit.uncertainty import MCPrediction, mc_predict
 
     plain = np.argmax(model.predict(x, batch_size=256, verbose=0), axis=-1)
     result = mc_predict(model, x, samples=samples, seed=seed)
+    assert isinstance(result, MCPrediction)  # one output: not a dict of results
     predicted = np.asarray(result.predicted_class)
     entropy = np.asarray(result.entropy)
     confidence = np.asarray(result.confidence)

@@ -10,6 +10,7 @@ from typing import Any
 import keras
 
 from keras_dnnkit._validation import check_choice, check_open_interval, check_positive
+from keras_dnnkit.schedules._momentum import check_momentum_range
 
 _ANNEAL_STRATEGIES = ("cos", "linear")
 
@@ -69,8 +70,9 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
         three_phase: come back to the initial rate before the final anneal (PyTorch's
             ``three_phase``).
         cycle_momentum: whether :attr:`momentum_schedule` cycles (else it is ``None``).
-        base_momentum: the lowest momentum, reached with the peak rate.
-        max_momentum: the highest momentum, at the start and the end.
+        base_momentum: the lowest momentum, reached with the peak rate; in [0, 1), at most
+            ``max_momentum``.
+        max_momentum: the highest momentum, at the start and the end; in [0, 1).
 
     Example:
         >>> schedule = OneCycle(max_lr=0.1, total_steps=10)
@@ -103,9 +105,7 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
         check_choice("anneal_strategy", anneal_strategy, _ANNEAL_STRATEGIES)
         check_positive("div_factor", div_factor)
         check_positive("final_div_factor", final_div_factor)
-        for name, value in (("base_momentum", base_momentum), ("max_momentum", max_momentum)):
-            if not 0.0 <= value < 1.0:
-                raise ValueError(f"Argument {name} must be in [0, 1). Received: {name}={value!r}")
+        check_momentum_range(base_momentum, max_momentum)
         self.max_lr = float(max_lr)
         self.total_steps = int(total_steps)
         self.pct_start = float(pct_start)

@@ -3,7 +3,11 @@
 A tensor is *stochastic* when a dropout-family layer feeds it, directly or through other layers.
 Everything else gives the same value in every Monte-Carlo sample, so it is computed once per
 input; only the stochastic nodes run on the tiled rows. The *frontier* is the set of
-deterministic tensors the stochastic part (or the model output) reads.
+deterministic tensors the stochastic part (or the model output) reads. What travels with a
+tensor between layers travels across the split too: its Keras mask (``Embedding(mask_zero=True)``,
+``Masking``) is returned by the deterministic part and attached again, tiled, in the stochastic
+part; other call arguments (``attention_mask=``, ``mask=``, ``initial_state=``, constants) are
+filled in from the node's recorded arguments, as Keras does.
 
 Models that are not functional (subclassed models, or ``Sequential`` models that were never
 built on an ``Input``) have no graph to split: the whole model is stochastic (full tiling).
@@ -54,6 +58,60 @@ def functional_graph(model: Any) -> Any:
     if hasattr(model, "_nodes_by_depth") and hasattr(model, "_run_through_graph"):
         return model
     return None
+
+
+def _unique(names: Sequence[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        unique.append(name if count == 0 else f"{name}_{count}")
+    return unique
+
+
+def leaf_names(struct: Any, fallback: Sequence[str]) -> list[str]:
+    """Names of the flattened leaves of ``struct``: dict keys (joined by '/'), else ``fallback``.
+
+    Example:
+        >>> leaf_names({"b": 1, "a": {"x": 2}}, []), leaf_names([1, 2], ["dense", "dense"])
+        (['a/x', 'b'], ['dense', 'dense_1'])
+    """
+    if isinstance(struct, dict):
+        paths = [path for path, _ in keras.tree.flatten_with_path(struct)]
+        return ["/".join(str(part) for part in path) for path in paths]
+    return _unique(fallback)
+
+
+def input_names(graph: Any) -> list[str]:
+    """Return the user-visible name of each input of ``graph`` (dict key or ``Input`` name).
+
+    Example:
+        >>> inputs = {"a": keras.Input((2,), name="a"), "b": keras.Input((3,), name="b")}
+        >>> input_names(keras.Model(inputs, keras.layers.Concatenate()(list(inputs.values()))))
+        ['a', 'b']
+    """
+    layers = [t._keras_history[0].name for t in graph.inputs]
+    return leaf_names(getattr(graph, "_inputs_struct", None), layers)
+
+
+def output_names(graph: Any) -> list[str]:
+    """Return the user-visible name of each output of ``graph`` (dict key or layer name).
+
+    Example:
+        >>> inputs = keras.Input((2,))
+        >>> heads = [keras.layers.Dense(1, name="price")(inputs),
+        ...          keras.layers.Dense(3, name="kind")(inputs)]
+        >>> output_names(keras.Model(inputs, heads))
+        ['price', 'kind']
+    """
+    layers = [t._keras_history[0].name for t in graph.outputs]
+    return leaf_names(getattr(graph, "_outputs_struct", None), layers)
+
+
+def has_named_outputs(graph: Any) -> bool:
+    """Whether ``graph`` returns several outputs or a dict (then results are keyed by name)."""
+    return len(graph.outputs) > 1 or isinstance(getattr(graph, "_outputs_struct", None), dict)
 
 
 def _ordered_nodes(graph: Any) -> list[Any]:

@@ -4,17 +4,21 @@
 one of the functions below for the duration of a forward pass. They reproduce the Keras layer's
 training-time arithmetic with TensorFlow's stateless random ops, so the noise depends only on
 the seed ``mc_predict`` passes in, and the layer's own seed generator is never advanced.
+Recurrent layers with ``dropout``/``recurrent_dropout`` are sampled as Keras trains them (see
+``_recurrent.py``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import keras
 import tensorflow as tf
+
+from keras_dnnkit.uncertainty._recurrent import dropout_cells, recurrent_sampling, scaled_keep_mask
 
 #: Dropout-family layers sampled by default (subclasses included, e.g. ``SpatialDropout2D``).
 DROPOUT_LAYERS: tuple[type[Any], ...] = (
@@ -41,16 +45,20 @@ def stochastic_types(include_gaussian_noise: bool) -> tuple[type[Any], ...]:
 
 
 def find_stochastic_layers(layer: Any, types: tuple[type[Any], ...]) -> list[Any]:
-    """Return the layers of ``layer`` (itself and nested ones) that are instances of ``types``.
+    """Return the layers of ``layer`` (itself and nested ones) that draw noise.
+
+    These are the instances of ``types`` and the recurrent layers with ``dropout`` or
+    ``recurrent_dropout`` > 0.
 
     Example:
-        >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dropout(0.5)])
+        >>> model = keras.Sequential([keras.Input((2, 3)), keras.layers.Dropout(0.5),
+        ...     keras.layers.LSTM(4, dropout=0.1), keras.layers.Dense(1)])
         >>> [type(x).__name__ for x in find_stochastic_layers(model, DROPOUT_LAYERS)]
-        ['Dropout']
+        ['Dropout', 'LSTM']
     """
     found = []
     for sub in layer._flatten_layers(include_self=True, recursive=True):
-        if isinstance(sub, types):
+        if isinstance(sub, types) or dropout_cells(sub):
             found.append(sub)
     return found
 
@@ -172,9 +180,25 @@ def noise_function(layer: Any) -> Callable[[Any, Any, Any], Any]:
 def sampling(layers: Sequence[Any], seeds: SeedStream) -> Iterator[None]:
     """Within the block, ``layers`` draw noise from ``seeds`` whatever ``training`` says.
 
-    Only the instance attribute ``call`` is swapped (and removed again on exit); the layers'
-    variables, seed generators and configuration are not touched.
+    Only instance attributes are swapped (and removed again on exit): ``call`` of each
+    layer, and ``_create_dropout_mask`` of recurrent layers' cells; the layers' variables,
+    seed generators and configuration are not touched.
     """
+
+    def new_mask(step_input: Any, rate: float) -> Any:
+        keep, keep_probability = _keep_mask(tf.shape(step_input), rate, seeds.next())
+        return scaled_keep_mask(keep, keep_probability, step_input)
+
+    with ExitStack() as recurrent:
+        for layer in layers:
+            if dropout_cells(layer):
+                recurrent.enter_context(recurrent_sampling(layer, new_mask))
+        with _swapped_calls([layer for layer in layers if not dropout_cells(layer)], seeds):
+            yield
+
+
+@contextmanager
+def _swapped_calls(layers: Sequence[Any], seeds: SeedStream) -> Iterator[None]:
     patched = []
     try:
         for layer in layers:

@@ -11,13 +11,26 @@ from __future__ import annotations
 import math
 import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_dnnkit.uncertainty._graph import Plan, make_plan, run_nodes
+# Keras' mask accessors (``_keras_mask`` on a tensor); not exported publicly.
+from keras.src import backend as keras_backend
+
+from keras_dnnkit.uncertainty._graph import (
+    Plan,
+    has_named_outputs,
+    leaf_names,
+    make_plan,
+    output_names,
+    run_nodes,
+)
 from keras_dnnkit.uncertainty._noise import SeedStream, sampling
+from keras_dnnkit.uncertainty._recurrent import recurrent_rates
 
 #: Activations of one chunk of tiled rows are kept under about this many bytes by default
 #: (larger chunks gain nothing on CPU: they only lose cache locality).
@@ -54,20 +67,25 @@ class Sampler:
         self.plan: Plan = make_plan(model, self.layers)
         self._seeds = SeedStream()
         self._fallback_functions: dict[tuple[Any, ...], Any] = {}
+        self._fallback_structure: Any = None
         graph = self.plan.graph
         if graph is None:
             self.default_rows = DEFAULT_FALLBACK_ROWS
             return
-        if len(graph.outputs) != 1:
-            raise ValueError(
-                "mc_predict supports models with one output. Received a model with "
-                f"{len(graph.outputs)} outputs: {[t.name for t in graph.outputs]}"
-            )
         self._deterministic = _compile(self._run_deterministic, [_spec(t) for t in graph.inputs])
+        # Which frontier tensors carry a Keras mask: seen once, when the deterministic part is
+        # traced; those masks are returned with the tensors and attached again after tiling.
+        self._masked: tuple[int, ...] = ()
+        mask_specs: list[tf.TensorSpec] = []
+        if self.plan.deterministic_nodes:
+            _, masks = self._deterministic.get_concrete_function().structured_outputs
+            self._masked = tuple(i for i, mask in enumerate(masks) if mask is not None)
+            mask_specs = [_spec(masks[i]) for i in self._masked]
         self._stochastic = _compile(
             self._run_stochastic,
             [
                 [_spec(t) for t in self.plan.frontier],
+                mask_specs,
                 tf.TensorSpec((), tf.int32),
                 tf.TensorSpec((2,), tf.int64),
             ],
@@ -77,75 +95,132 @@ class Sampler:
             for node in self.plan.stochastic_nodes
             for t in node.outputs
         )
-        self.default_rows = int(min(_MAX_DEFAULT_ROWS, max(1, DEFAULT_CHUNK_BYTES // row_bytes)))
+        self.default_rows = int(
+            min(_MAX_DEFAULT_ROWS, max(1, DEFAULT_CHUNK_BYTES // max(1, row_bytes)))
+        )
 
     # ------------------------------------------------------------------ graph path
-    def _run_deterministic(self, *inputs: Any) -> list[Any]:
+    def _run_deterministic(self, *inputs: Any) -> tuple[list[Any], list[Any]]:
         graph = self.plan.graph
         values = {id(t): x for t, x in zip(graph.inputs, inputs, strict=True)}
         run_nodes(self.plan.deterministic_nodes, values)
-        return [values[id(t)] for t in self.plan.frontier]
+        frontier = [values[id(t)] for t in self.plan.frontier]
+        return frontier, [keras_backend.get_keras_mask(x) for x in frontier]
 
-    def _run_stochastic(self, frontier: list[Any], repeats: Any, seed: Any) -> Any:
-        values = {
-            id(t): tf.repeat(x, repeats, axis=0)
-            for t, x in zip(self.plan.frontier, frontier, strict=True)
-        }
+    def _run_stochastic(
+        self, frontier: list[Any], masks: list[Any], repeats: Any, seed: Any
+    ) -> list[Any]:
+        tiled = [tf.repeat(x, repeats, axis=0) for x in frontier]
+        for index, mask in zip(self._masked, masks, strict=True):
+            keras_backend.set_keras_mask(tiled[index], tf.repeat(mask, repeats, axis=0))
+        values = {id(t): x for t, x in zip(self.plan.frontier, tiled, strict=True)}
         self._seeds.reset(seed)
         with sampling(self.layers, self._seeds):
             run_nodes(self.plan.stochastic_nodes, values)
-        return values[id(self.plan.graph.outputs[0])]
+        return [values[id(t)] for t in self.plan.graph.outputs]
 
     # ------------------------------------------------------------------ fallback path
-    def _fallback(self, inputs: Sequence[np.ndarray]) -> Any:
-        key = tuple((x.shape[1:], x.dtype.str) for x in inputs)
+    def _fallback(self, inputs: Sequence[np.ndarray], structure: Any) -> Any:
+        template = keras.tree.map_structure(lambda _: None, structure)
+        key = (repr(template), *((x.shape[1:], x.dtype.str) for x in inputs))
         function = self._fallback_functions.get(key)
         if function is None:
             model = self.model
             seeds = self._seeds
             layers = self.layers
 
-            def run(tiled: list[Any], repeats: Any, seed: Any) -> Any:
+            def run(tiled: list[Any], masks: list[Any], repeats: Any, seed: Any) -> Any:
                 rows = [tf.repeat(x, repeats, axis=0) for x in tiled]
                 seeds.reset(seed)
                 with sampling(layers, seeds):
-                    return model(rows[0] if len(rows) == 1 else rows, training=False)
+                    packed = keras.tree.pack_sequence_as(template, rows)
+                    outputs = model(packed, training=False)
+                self._fallback_structure = outputs
+                return keras.tree.flatten(outputs)
 
             specs = [tf.TensorSpec((None, *x.shape[1:]), tf.as_dtype(x.dtype)) for x in inputs]
             function = _compile(
-                run, [specs, tf.TensorSpec((), tf.int32), tf.TensorSpec((2,), tf.int64)]
+                run, [specs, [], tf.TensorSpec((), tf.int32), tf.TensorSpec((2,), tf.int64)]
             )
             self._fallback_functions[key] = function
         return function
 
     # ------------------------------------------------------------------ public
-    def frontier(self, inputs: Sequence[np.ndarray]) -> list[Any]:
-        """Return the deterministic tensors for a block of inputs (computed once per input)."""
+    def output_names(self) -> list[str] | None:
+        """Names of the outputs, or ``None`` for one unnamed output (the result is not a dict).
+
+        Known for functional models from the start; for subclassed models after a first call.
+        """
+        graph = self.plan.graph
+        if graph is not None:
+            return output_names(graph) if has_named_outputs(graph) else None
+        structure = self._fallback_structure
+        if not isinstance(structure, (dict, list, tuple)):
+            return None
+        count = len(keras.tree.flatten(structure))
+        return leaf_names(structure, [f"output_{i}" for i in range(count)])
+
+    def frontier(self, inputs: Sequence[np.ndarray]) -> Frontier:
+        """Return the deterministic tensors (and their masks) for a block of inputs."""
         if self.plan.graph is None:
-            return [tf.convert_to_tensor(x) for x in inputs]
+            return Frontier([tf.convert_to_tensor(x) for x in inputs], [])
         if not self.plan.deterministic_nodes:
             by_id = {id(t): x for t, x in zip(self.plan.graph.inputs, inputs, strict=True)}
-            return [tf.convert_to_tensor(by_id[id(t)]) for t in self.plan.frontier]
-        return list(self._deterministic(*inputs))
+            return Frontier([tf.convert_to_tensor(by_id[id(t)]) for t in self.plan.frontier], [])
+        values, masks = self._deterministic(*inputs)
+        return Frontier(list(values), [masks[i] for i in self._masked])
 
     def sample(
-        self, frontier: list[Any], repeats: int, seed: tuple[int, int], inputs: Sequence[np.ndarray]
-    ) -> np.ndarray:
-        """Return ``repeats`` samples for each input, shape ``(inputs, repeats, *output)``."""
-        arguments = (frontier, tf.constant(repeats, tf.int32), tf.constant(seed, tf.int64))
+        self,
+        frontier: Frontier,
+        repeats: int,
+        seed: tuple[int, int],
+        inputs: Sequence[np.ndarray],
+        structure: Any = None,
+    ) -> list[np.ndarray]:
+        """Return ``repeats`` samples of each input: per output, ``(inputs, repeats, ...)``.
+
+        ``inputs`` and their ``structure`` (as the user passed them) serve subclassed models,
+        which are called whole.
+        """
+        arguments = (
+            frontier.values,
+            frontier.masks,
+            tf.constant(repeats, tf.int32),
+            tf.constant(seed, tf.int64),
+        )
         if self.plan.graph is None:
-            outputs = self._fallback(inputs)(*arguments)
+            outputs = self._fallback(inputs, structure)(*arguments)
         else:
             outputs = self._stochastic(*arguments)
-        array = np.asarray(outputs)
-        return array.reshape(-1, repeats, *array.shape[1:])
+        arrays = [np.asarray(output) for output in outputs]
+        return [array.reshape(-1, repeats, *array.shape[1:]) for array in arrays]
+
+
+@dataclass(frozen=True)
+class Frontier:
+    """The deterministic tensors of a block of inputs, and the Keras masks some of them carry."""
+
+    values: list[Any]
+    masks: list[Any]
+
+    def rows(self, start: int, stop: int) -> Frontier:
+        """Return the rows ``start:stop`` of every tensor and mask."""
+        return Frontier(
+            [x[start:stop] for x in self.values], [mask[start:stop] for mask in self.masks]
+        )
 
 
 _CACHE: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], Sampler]] = weakref.WeakKeyDictionary()
 
 
 def _noise_key(layer: Any) -> tuple[Any, ...]:
-    return (id(layer), getattr(layer, "rate", None), getattr(layer, "stddev", None))
+    return (
+        id(layer),
+        getattr(layer, "rate", None),
+        getattr(layer, "stddev", None),
+        recurrent_rates(layer),
+    )
 
 
 def get_sampler(model: Any, stochastic_layers: Sequence[Any]) -> Sampler:
