@@ -163,3 +163,23 @@ def test_registered_under_both_names() -> None:
 def test_bad_arguments(arguments: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         ReduceLROnPlateau(**arguments)  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_a_reused_callback_carries_on_across_fits_where_keras_resets() -> None:
+    def rates(callback: keras.callbacks.Callback) -> list[float]:
+        model = _model(0.1)
+        x = np.ones((4, 4), "float32")
+        found = []
+        for _ in range(2):
+            history = model.fit(x, np.ones((4, 1)), epochs=3, verbose=0, callbacks=[callback])
+            found += [round(float(r), 8) for r in history.history["learning_rate"]]
+        return found
+
+    arguments = dict(monitor="loss", factor=0.1, patience=1, min_delta=1e9)
+    ours = rates(ReduceLROnPlateau(**arguments))  # type: ignore[arg-type]
+    theirs = rates(keras.callbacks.ReduceLROnPlateau(**arguments))  # type: ignore[arg-type]
+    # logs["learning_rate"] is the rate the epoch ran with
+    assert ours == [0.1, 0.1, 0.01, 0.001, 0.0001, 1e-05]  # as one run of 6 epochs
+    assert theirs[:4] == ours[:4]
+    assert theirs[4] == theirs[3]  # Keras starts counting patience again
