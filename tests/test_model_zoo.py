@@ -492,3 +492,11 @@ def test_no_warning_on_logging(tmp_path):
         warnings.simplefilter("error", DeprecationWarning)
         model.fit(x, y, batch_size=16, epochs=1, verbose=0,
                   callbacks=[GradientDiagnostics(tmp_path, every_n_steps=1, warn=False)])  # fmt: skip
+
+
+def test_momentum_scheduler_refuses_a_momentum_outside_0_1():
+    model = _mlp(keras.optimizers.SGD(0.01, momentum=0.9))
+    x, y = _data()
+    with pytest.raises(ValueError, match=r"\[0, 1\).*schedule\(0\)=1.5"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[MomentumScheduler(lambda step: 1.5)])
+    assert "_backend_apply_gradients" not in vars(model.optimizer)
