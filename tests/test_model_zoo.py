@@ -411,7 +411,7 @@ def test_all_our_callbacks_with_keras_own_keep_the_lean_step_and_log_the_same(tm
         ]
 
     owners = []
-    for name, callbacks in (
+    for _name, callbacks in (
         ("together", ours("together")[:2] + keras_own("together") + ours("together")[2:]),
         ("reversed", list(reversed(ours("reversed") + keras_own("reversed")))),
     ):
