@@ -7,6 +7,7 @@ from typing import Any
 
 import keras
 
+from keras_dnnkit import _compat
 from keras_dnnkit.callbacks._momentum_scheduler import current_momentum
 from keras_dnnkit.diagnostics._tags import LEARNING_RATE, MOMENTUM
 
@@ -20,7 +21,7 @@ def rate_at(optimizer: Any, step: int) -> float:
         0.25
     """
     optimizer = getattr(optimizer, "inner_optimizer", optimizer)
-    rate = optimizer._learning_rate
+    rate = _compat.learning_rate_object(optimizer)
     if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
         rate = rate(step)
     elif callable(rate) and not isinstance(rate, keras.Variable):

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from keras_dnnkit import _compat
 from keras_dnnkit.uncertainty._graph import Plan, make_plan, run_nodes
 from keras_dnnkit.uncertainty._noise import SeedStream, sampling
 
@@ -32,8 +33,7 @@ def _compile(function: Any, input_signature: list[Any]) -> Any:
     # Each Sampler traces its functions once (fixed signatures). TensorFlow counts traces per
     # Python function across instances and would warn about "retracing" when several models
     # are sampled in turn; there is nothing to fix, so that warning is turned off.
-    compiled._omit_frequent_tracing_warning = True
-    return compiled
+    return _compat.quiet_retracing_warning(compiled)
 
 
 def _spec(tensor: Any) -> tf.TensorSpec:
