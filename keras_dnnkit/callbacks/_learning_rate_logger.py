@@ -50,6 +50,10 @@ class LearningRateLogger(keras.callbacks.Callback):
         ...                     callbacks=[logger])
         >>> logger.logged_steps
         [0, 2]
+        >>> from keras_dnnkit.diagnostics._events import read_scalars
+        >>> scalars = read_scalars(logger.log_dir)
+        >>> scalars["optimizer/learning_rate"], scalars["optimizer/momentum"]
+        ([(0, 0.1), (2, 0.1)], [(0, 0.9), (2, 0.9)])
     """
 
     def __init__(self, log_dir: str | os.PathLike[str], every_n_steps: int = 1) -> None:
