@@ -7,6 +7,7 @@ newest lane and in its floor lane (the lowest versions pyproject.toml allows).
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -64,6 +65,43 @@ def test_ci_floor_lane_installs_exactly_the_declared_lower_bounds() -> None:
     ).stdout.split()
     expected = {f"{name}=={_lower_bound(r)}" for name, r in _declared().items()}
     assert expected <= set(floors), sorted(expected - set(floors))
+
+
+def _internal_touches(path: Path) -> list[str]:
+    """Private attributes of objects other than ``self``/``cls``, and internal modules."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}"
+        if isinstance(node, ast.Attribute) and node.attr == "__internal__":
+            found.append(f"{where}: {ast.unparse(node)}")
+        elif isinstance(node, ast.Attribute) and re.match(r"_[a-zA-Z]", node.attr):
+            owner = node.value
+            if isinstance(owner, ast.Name) and owner.id in ("self", "cls"):
+                continue
+            if isinstance(owner, ast.Call) and ast.unparse(owner.func) == "super":
+                continue
+            found.append(f"{where}: {ast.unparse(node)}")
+        elif (
+            isinstance(node, ast.Call)
+            and ast.unparse(node.func) in ("getattr", "hasattr", "setattr", "delattr")
+            and len(node.args) > 1
+            and ast.unparse(node.args[0]) not in ("self", "cls")
+            and isinstance(node.args[1], ast.Constant)
+            and re.match(r"_[a-zA-Z]", str(node.args[1].value))
+        ):
+            found.append(f"{where}: {ast.unparse(node)}")
+        elif isinstance(node, ast.ImportFrom | ast.Import):
+            modules = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            modules += [alias.name for alias in node.names]
+            if any(m.startswith(("tensorflow.python", "keras.src")) for m in modules):
+                found.append(f"{where}: {ast.unparse(node)}")
+    return found
+
+
+def test_no_keras_or_tensorflow_internal_is_touched_outside_compat() -> None:
+    paths = sorted((ROOT / "keras_dnnkit").rglob("*.py"))
+    touches = [t for p in paths if p.name != "_compat.py" for t in _internal_touches(p)]
+    assert touches == [], "use keras_dnnkit._compat instead:\n" + "\n".join(touches)
 
 
 def test_version_tuple_orders_versions_numerically() -> None:
