@@ -1,11 +1,12 @@
 # Two commands do everything: `make demo` (the main job) and `make test` (the whole suite).
-# Each creates the virtual environment in .venv on first use.
+# Each creates the virtual environment in .venv on first use. `make check` is the fast lane
+# while you work: lint, types and the tests not marked slow (no coverage), in under 2 minutes.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 LINTED := keras_dnnkit plugins tests examples benchmarks
 
-.PHONY: demo test lint typecheck clean
+.PHONY: demo test check lint typecheck clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +19,9 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed lint typecheck
 	$(BIN)/python -m pytest --cov --cov-branch --cov-report=term
+
+check: $(BIN)/.installed lint typecheck
+	$(BIN)/python -m pytest -m "not slow" -q
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check $(LINTED)

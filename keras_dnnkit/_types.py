@@ -32,10 +32,17 @@ class Register(Protocol):
     under by Keras in the ``keras_dnnkit`` package).
 
     Example:
-        >>> import keras, keras_dnnkit
+        >>> import keras, types, keras_dnnkit
         >>> @keras_dnnkit.hookimpl
         ... def dnnkit_register_optimizers(register: Register) -> None:
         ...     register(keras.optimizers.Lion, name="lion")
+        ...     register(keras.optimizers.Lamb)  # named after the class, in snake_case
+        >>> plugin = types.ModuleType("mine")
+        >>> plugin.dnnkit_register_optimizers = dnnkit_register_optimizers
+        >>> keras_dnnkit.Registry(
+        ...     builtins=False, plugins={"mine": plugin}, entry_point_group=None
+        ... ).names("optimizer")
+        ['lamb', 'lion']
     """
 
     def __call__(self, obj: Any, name: str | None = None) -> None: ...

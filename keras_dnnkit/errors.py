@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "DnnkitError",
     "DuplicateComponentError",
+    "KerasVersionError",
     "NonfiniteGradientsError",
     "PluginError",
     "UnknownComponentError",
@@ -110,3 +111,22 @@ class NonfiniteGradientsError(DnnkitError, FloatingPointError):
         super().__init__(message)
         self.layer = layer
         self.step = step
+
+
+class KerasVersionError(DnnkitError, RuntimeError):
+    """The installed Keras or TensorFlow lacks an internal that keras-dnnkit relies on.
+
+    Attributes:
+        installed: the installed versions, e.g. ``"Keras 3.4.1, TensorFlow 2.16.1"``.
+        required: the versions to upgrade to, e.g. ``"keras>=3.5"``.
+
+    Example:
+        >>> error = KerasVersionError("no _var_key", installed="Keras 3.4.1", required="keras>=3.5")
+        >>> isinstance(error, RuntimeError), error.required
+        (True, 'keras>=3.5')
+    """
+
+    def __init__(self, message: str, *, installed: str, required: str) -> None:
+        super().__init__(message)
+        self.installed = installed
+        self.required = required

@@ -51,10 +51,17 @@ def dnnkit_register_initializers(register: Register) -> None:
     """Register weight initializers (kind ``"initializer"``).
 
     Example:
-        >>> import keras
+        >>> import keras, types
+        >>> from keras_dnnkit import Registry
         >>> @hookimpl
         ... def dnnkit_register_initializers(register):
         ...     register(keras.initializers.Orthogonal, name="orthogonal")
+        >>> plugin = types.ModuleType("mine")
+        >>> plugin.dnnkit_register_initializers = dnnkit_register_initializers
+        >>> registry = Registry(builtins=False, plugins={"mine": plugin}, entry_point_group=None)
+        >>> weights = keras.ops.convert_to_numpy(registry.get("initializer", "orthogonal")((3, 3)))
+        >>> (weights.T @ weights).round(5).tolist()  # orthogonal: W^T W = I
+        [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
     """
 
 
@@ -63,10 +70,16 @@ def dnnkit_register_activations(register: Register) -> None:
     """Register activation functions or activation layers (kind ``"activation"``).
 
     Example:
-        >>> import keras
+        >>> import keras, types
+        >>> from keras_dnnkit import Registry
         >>> @hookimpl
         ... def dnnkit_register_activations(register):
         ...     register(keras.activations.hard_silu)
+        >>> plugin = types.ModuleType("mine")
+        >>> plugin.dnnkit_register_activations = dnnkit_register_activations
+        >>> registry = Registry(builtins=False, plugins={"mine": plugin}, entry_point_group=None)
+        >>> registry.get("activation", "hard_silu") is keras.activations.hard_silu
+        True
     """
 
 
@@ -75,10 +88,16 @@ def dnnkit_register_constraints(register: Register) -> None:
     """Register weight constraints (kind ``"constraint"``).
 
     Example:
-        >>> import keras
+        >>> import keras, types
+        >>> from keras_dnnkit import Registry
         >>> @hookimpl
         ... def dnnkit_register_constraints(register):
         ...     register(keras.constraints.NonNeg, name="non_neg")
+        >>> plugin = types.ModuleType("mine")
+        >>> plugin.dnnkit_register_constraints = dnnkit_register_constraints
+        >>> registry = Registry(builtins=False, plugins={"mine": plugin}, entry_point_group=None)
+        >>> registry.get("constraint", "non_neg")(keras.ops.convert_to_tensor([-1.0, 2.0])).numpy()
+        array([0., 2.], dtype=float32)
     """
 
 
@@ -87,10 +106,16 @@ def dnnkit_register_optimizers(register: Register) -> None:
     """Register optimizers, or factories that build configured ones (kind ``"optimizer"``).
 
     Example:
-        >>> import keras
+        >>> import keras, types
+        >>> from keras_dnnkit import Registry
         >>> @hookimpl
         ... def dnnkit_register_optimizers(register):
         ...     register(keras.optimizers.Lion, name="lion")
+        >>> plugin = types.ModuleType("mine")
+        >>> plugin.dnnkit_register_optimizers = dnnkit_register_optimizers
+        >>> registry = Registry(builtins=False, plugins={"mine": plugin}, entry_point_group=None)
+        >>> float(registry.get("optimizer", "lion", learning_rate=1e-4).learning_rate)
+        0.0001
     """
 
 
@@ -99,10 +124,18 @@ def dnnkit_register_schedules(register: Register) -> None:
     """Register learning-rate schedules (kind ``"schedule"``).
 
     Example:
-        >>> import keras
+        >>> import keras, types
+        >>> from keras_dnnkit import Registry
         >>> @hookimpl
         ... def dnnkit_register_schedules(register):
         ...     register(keras.optimizers.schedules.CosineDecay, name="cosine_decay")
+        >>> plugin = types.ModuleType("mine")
+        >>> plugin.dnnkit_register_schedules = dnnkit_register_schedules
+        >>> registry = Registry(builtins=False, plugins={"mine": plugin}, entry_point_group=None)
+        >>> cosine = registry.get("schedule", "cosine_decay", initial_learning_rate=1.0,
+        ...                       decay_steps=2)
+        >>> float(cosine(2))
+        0.0
     """
 
 
@@ -111,10 +144,16 @@ def dnnkit_register_layers(register: Register) -> None:
     """Register layers (kind ``"layer"``).
 
     Example:
-        >>> import keras
+        >>> import keras, types
+        >>> from keras_dnnkit import Registry
         >>> @hookimpl
         ... def dnnkit_register_layers(register):
         ...     register(keras.layers.LayerNormalization, name="layer_normalization")
+        >>> plugin = types.ModuleType("mine")
+        >>> plugin.dnnkit_register_layers = dnnkit_register_layers
+        >>> registry = Registry(builtins=False, plugins={"mine": plugin}, entry_point_group=None)
+        >>> registry.names("layer")
+        ['layer_normalization']
     """
 
 
@@ -123,10 +162,16 @@ def dnnkit_register_callbacks(register: Register) -> None:
     """Register training callbacks (kind ``"callback"``).
 
     Example:
-        >>> import keras
+        >>> import keras, types
+        >>> from keras_dnnkit import Registry
         >>> @hookimpl
         ... def dnnkit_register_callbacks(register):
         ...     register(keras.callbacks.TerminateOnNaN, name="terminate_on_nan")
+        >>> plugin = types.ModuleType("mine")
+        >>> plugin.dnnkit_register_callbacks = dnnkit_register_callbacks
+        >>> registry = Registry(builtins=False, plugins={"mine": plugin}, entry_point_group=None)
+        >>> type(registry.get("callback", "terminate_on_nan")).__name__
+        'TerminateOnNaN'
     """
 
 

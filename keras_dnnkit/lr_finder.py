@@ -14,6 +14,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_dnnkit import _compat
 from keras_dnnkit._arrays import is_dataset, row_count, take_rows, unpack_batch
 from keras_dnnkit._validation import check_open_interval, check_positive
 
@@ -238,9 +239,9 @@ def find_learning_rate(
 
     weights = model.get_weights()
     optimizer_state = [np.array(v.numpy()) for v in model.optimizer.variables]
-    original_rate = optimizer._learning_rate
+    original_rate = _compat.learning_rate_object(optimizer)
     rate = keras.Variable(min_lr, dtype="float32", trainable=False, name="lr_finder_rate")
-    object.__setattr__(optimizer, "_learning_rate", rate)  # untracked: not an optimizer variable
+    _compat.replace_learning_rate_object(optimizer, rate)  # untracked: not an optimizer variable
     model.train_function = None  # the cached step read the original rate
     rates, smoothed, raw = [], [], []
     average, best, stop_reason = 0.0, math.inf, "completed"
@@ -266,7 +267,7 @@ def find_learning_rate(
                 stop_reason = "diverged"
                 break
     finally:
-        object.__setattr__(optimizer, "_learning_rate", original_rate)
+        _compat.replace_learning_rate_object(optimizer, original_rate)
         model.train_function = None
         model.set_weights(weights)
         for variable, saved in zip(model.optimizer.variables, optimizer_state, strict=True):

@@ -229,7 +229,10 @@ class Registry:
         hook and why; the next call tries again.
 
         Example:
-            >>> Registry(entry_point_group=None).load()
+            >>> registry = Registry(entry_point_group=None)
+            >>> registry.load(); registry.load()  # the second call finds everything loaded
+            >>> "keras_dnnkit.layers" in [plugin.name for plugin in registry.list_plugins()]
+            True
         """
         if self._components is not None:
             return

@@ -23,8 +23,6 @@ from keras_dnnkit.diagnostics._events import read_scalars, read_texts
 from keras_dnnkit.diagnostics._layer_probe import LayerProbe, probe_batch
 from tests._activation_runs import digits, mlp, train
 
-pytestmark = pytest.mark.slow
-
 PROBE = digits().x_train[:256]
 
 
@@ -50,6 +48,7 @@ def _problems(run: dict[str, Any]) -> list[str]:
     return [finding.problem for finding in run["callback"].findings]
 
 
+@pytest.mark.slow
 def test_deep_sigmoid_with_standard_normal_init_is_reported_saturated(runs: Any) -> None:
     run = runs["saturated"]
     assert set(_problems(run)) == {"saturated_units"}
@@ -62,6 +61,7 @@ def test_deep_sigmoid_with_standard_normal_init_is_reported_saturated(runs: Any)
     assert finding.message in messages
 
 
+@pytest.mark.slow
 def test_relu_with_large_negative_bias_is_reported_dead(runs: Any) -> None:
     run = runs["dead"]
     assert "dead_units" in _problems(run)
@@ -72,6 +72,7 @@ def test_relu_with_large_negative_bias_is_reported_dead(runs: Any) -> None:
     assert "Try leaky ReLU/ELU, He initialization, or a lower learning rate." in finding.message
 
 
+@pytest.mark.slow
 def test_he_elu_batch_norm_twin_reports_nothing(runs: Any) -> None:
     run = runs["healthy"]
     assert run["callback"].findings == []
@@ -86,6 +87,7 @@ def test_he_elu_batch_norm_twin_reports_nothing(runs: Any) -> None:
     assert all(r is not None and 0.3 < r < 3 for r in ratios)
 
 
+@pytest.mark.slow
 def test_findings_at_most_once_per_problem_per_epoch(runs: Any) -> None:
     run = runs["dead"]  # 2 epochs of 20 steps, logged at steps 0, 10, 20, 30, 40
     dead = [f for f in run["callback"].findings if f.problem == "dead_units"]
@@ -94,6 +96,7 @@ def test_findings_at_most_once_per_problem_per_epoch(runs: Any) -> None:
     assert [step for step, _ in texts] == [0, 30]
 
 
+@pytest.mark.slow
 def test_scalars_are_logged_per_layer_at_optimizer_steps(runs: Any) -> None:
     scalars = read_scalars(runs["dead"]["log_dir"])
     first = _tags.layer_tag(_tags.ACTIVATION_MEAN, 0, "hidden_0")
@@ -110,6 +113,7 @@ def test_scalars_are_logged_per_layer_at_optimizer_steps(runs: Any) -> None:
     assert not any(tag.startswith(_tags.SATURATED_FRACTION) for tag in scalars)
 
 
+@pytest.mark.slow
 def test_resumed_training_continues_the_steps(tmp_path: Path) -> None:
     model = mlp("healthy", depth=2, width=16)
     callback = ActivationDiagnostics(tmp_path, probe=PROBE[:32], every_n_steps=15)
@@ -120,6 +124,7 @@ def test_resumed_training_continues_the_steps(tmp_path: Path) -> None:
     assert steps == [0, 15, 20, 30, 40]
 
 
+@pytest.mark.slow
 def test_nested_models_are_probed_in_input_to_output_order(tmp_path: Path) -> None:
     keras.utils.set_random_seed(1)
     encoder = keras.Sequential(
@@ -199,6 +204,7 @@ def test_bad_arguments_are_named(tmp_path: Path, kwargs: dict[str, Any], message
         ActivationDiagnostics(tmp_path, **arguments)
 
 
+@pytest.mark.slow
 def test_subclassed_model_is_refused_clearly(tmp_path: Path) -> None:
     class Subclassed(keras.Model):
         def __init__(self) -> None:
@@ -297,6 +303,7 @@ def test_rules_name_the_worst_layer_and_count_the_others() -> None:
     assert activation_findings(layers, step=7, dead_threshold=0.95, saturated_threshold=0.8) == []
 
 
+@pytest.mark.slow
 def test_warnings_can_be_turned_off(tmp_path: Path) -> None:
     model = mlp("dead", depth=2, width=16)
     callback = ActivationDiagnostics(tmp_path, probe=PROBE[:64], every_n_steps=100, warn=False)

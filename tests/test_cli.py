@@ -13,6 +13,7 @@ from keras_dnnkit.cli.main import build_parser, main
 DNNKIT = Path(sys.executable).with_name("dnnkit")
 
 
+@pytest.mark.slow
 def test_console_script_help_lists_every_command():
     result = subprocess.run([str(DNNKIT), "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0

@@ -21,6 +21,7 @@ def dense_stack(digits, **dense_options):
     return model
 
 
+@pytest.mark.slow
 def test_max_norm_keeps_every_units_incoming_weights_within_the_radius(digits):
     keras.utils.set_random_seed(0)
     model = dense_stack(
@@ -40,6 +41,7 @@ def test_max_norm_keeps_every_units_incoming_weights_within_the_radius(digits):
         assert norms.max() > 0.45  # the constraint was active, not vacuous
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", keras_dnnkit.names("optimizer"))
 def test_every_optimizer_trains_with_gradient_clipping(digits, name):
     keras.utils.set_random_seed(0)
@@ -95,6 +97,7 @@ def test_randomized_leaky_relu_random_in_training_mean_slope_at_inference():
     np.testing.assert_array_equal(positive, [2.0])
 
 
+@pytest.mark.slow
 def test_rrelu_as_the_activation_of_a_dense_layer_trains(digits):
     keras.utils.set_random_seed(0)
     model = dense_stack(digits, activation=keras_dnnkit.get("activation", "randomized_leaky_relu"))
@@ -107,6 +110,7 @@ def test_rrelu_as_the_activation_of_a_dense_layer_trains(digits):
     assert model.evaluate(digits.x_valid, digits.y_valid, verbose=0)[1] > 0.8
 
 
+@pytest.mark.slow
 def test_maxout_layer_trains_on_digits(digits):
     keras.utils.set_random_seed(0)
     model = keras.Sequential(

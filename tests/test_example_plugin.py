@@ -6,9 +6,8 @@ import pytest
 
 from tests.conftest import EXAMPLE_PLUGIN, run_python
 
-pytestmark = pytest.mark.slow
 
-
+@pytest.mark.slow
 def test_plugin_is_discovered_and_listed(example_plugin_installed):
     result = run_python(
         """
@@ -25,6 +24,7 @@ def test_plugin_is_discovered_and_listed(example_plugin_installed):
     }
 
 
+@pytest.mark.slow
 def test_plugin_components_train_save_and_load_in_a_fresh_process(
     example_plugin_installed, tmp_path
 ):
@@ -59,6 +59,7 @@ def test_plugin_components_train_save_and_load_in_a_fresh_process(
     )
 
 
+@pytest.mark.slow
 def test_disabling_the_plugin_removes_its_components(example_plugin_installed):
     code = """
         import keras_dnnkit
@@ -78,6 +79,7 @@ def test_disabling_the_plugin_removes_its_components(example_plugin_installed):
     assert "found" in only and "['example']" in only
 
 
+@pytest.mark.slow
 def test_plugin_cli_listing(example_plugin_installed):
     result = run_python(
         "from keras_dnnkit.cli.main import main; raise SystemExit(main(['list', 'activation']))"
@@ -88,6 +90,7 @@ def test_plugin_cli_listing(example_plugin_installed):
     )
 
 
+@pytest.mark.slow
 def test_plugins_own_test_suite_passes_against_the_installed_package(example_plugin_installed):
     result = run_python(
         f"import pytest, sys; sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', "

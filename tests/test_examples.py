@@ -10,8 +10,6 @@ from tests.conftest import ROOT, run_script
 
 EXAMPLES = ROOT / "examples"
 
-pytestmark = pytest.mark.slow
-
 
 def run_example(name: str, *arguments: str, timeout: float = 240) -> str:
     """Run ``examples/<name>`` in a fresh interpreter; return its stdout, fail on non-zero."""
@@ -28,6 +26,7 @@ def table_rows(output: str) -> dict[tuple[str, str], list[str]]:
     return rows
 
 
+@pytest.mark.slow
 def test_vanishing_gradients_names_what_goes_wrong() -> None:
     output = run_example("vanishing_gradients.py", "--quick")
     rows = table_rows(output)
@@ -42,6 +41,7 @@ def test_vanishing_gradients_names_what_goes_wrong() -> None:
     assert float(rows[("sigmoid", "glorot_normal")][4]) < 1e-3
 
 
+@pytest.mark.slow
 def test_max_norm_caps_every_unit() -> None:
     output = run_example("max_norm.py", "--quick", "--max-value", "0.8")
     found = dict(
@@ -54,6 +54,7 @@ def test_max_norm_caps_every_unit() -> None:
     assert len(accuracies) == 2 and min(accuracies) > 0.5, output
 
 
+@pytest.mark.slow
 def test_custom_plugin_registers_trains_and_round_trips() -> None:
     output = run_example("custom_plugin.py", "--quick")
     assert "plugin bent_identity_plugin registered" in output
@@ -64,6 +65,7 @@ def test_custom_plugin_registers_trains_and_round_trips() -> None:
     assert "first layer's activation is bent_identity" in output
 
 
+@pytest.mark.slow
 def test_one_cycle_previews_and_trains() -> None:
     output = run_example("one_cycle.py", "--quick")
     start, peak, end = (
@@ -82,6 +84,7 @@ def test_one_cycle_previews_and_trains() -> None:
     assert all(float(a) > 0.5 for a in accuracies.values())
 
 
+@pytest.mark.slow
 def test_performance_scheduling_scales_the_schedule() -> None:
     output = run_example(
         "performance_scheduling.py", "--quick", "--patience", "1", "--min-delta", "0.5"
@@ -98,6 +101,7 @@ def test_performance_scheduling_scales_the_schedule() -> None:
     assert float(applied) == pytest.approx(float(scheduled) * float(factor) ** int(k), rel=1e-2)
 
 
+@pytest.mark.slow
 def test_lr_finder_suggests_and_restores() -> None:
     output = run_example("lr_finder.py", "--quick")
     assert re.search(r"range test: \d+ batches, lr 1\.0e-05 -> ", output), output

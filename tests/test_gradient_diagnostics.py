@@ -16,7 +16,6 @@ from keras_dnnkit.diagnostics import _tags
 from keras_dnnkit.diagnostics._events import read_histogram_tags, read_scalars, read_texts
 from keras_dnnkit.errors import NonfiniteGradientsError
 
-pytestmark = pytest.mark.slow
 DEPTH = 20
 EVERY = 10
 
@@ -82,6 +81,7 @@ def elu_run(digits, tmp_path_factory):
 
 
 # ---------------------------------------------------------------- the seeds' experiment
+@pytest.mark.slow
 def test_deep_sigmoid_with_small_random_init_is_reported_as_vanishing(sigmoid_run):
     _, callback, caught, log_dir = sigmoid_run
     vanishing = [f for f in callback.findings if f.problem == "vanishing_gradients"]
@@ -95,6 +95,7 @@ def test_deep_sigmoid_with_small_random_init_is_reported_as_vanishing(sigmoid_ru
     assert np.median([v for _, v in flow]) < 1e-3
 
 
+@pytest.mark.slow
 def test_he_elu_batch_norm_twin_is_not_reported(elu_run):
     _, callback, caught, log_dir = elu_run
     assert callback.findings == []
@@ -103,6 +104,7 @@ def test_he_elu_batch_norm_twin_is_not_reported(elu_run):
     assert np.median([v for _, v in flow]) > 0.1
 
 
+@pytest.mark.slow
 def test_event_files_hold_every_layer_in_network_order(sigmoid_run):
     model, callback, _, log_dir = sigmoid_run
     scalars = read_scalars(log_dir)
@@ -122,6 +124,7 @@ def test_event_files_hold_every_layer_in_network_order(sigmoid_run):
     assert scalars[_tags.GRADIENT_GLOBAL_NORM][-1][1] == pytest.approx(np.linalg.norm(norms))
 
 
+@pytest.mark.slow
 def test_histograms_are_sampled_and_layout_and_findings_written(sigmoid_run):
     _, _, _, log_dir = sigmoid_run
     histograms = read_histogram_tags(log_dir)
@@ -143,6 +146,7 @@ def test_histograms_are_sampled_and_layout_and_findings_written(sigmoid_run):
     assert any(tags == ["^updates/ratio/.*"] for tags in charts.values())
 
 
+@pytest.mark.slow
 def test_the_optimizer_and_train_step_are_given_back(sigmoid_run):
     model, _, _, _ = sigmoid_run
     assert "_backend_apply_gradients" not in vars(model.optimizer)
@@ -211,6 +215,7 @@ def nan_step(digits):
     return first_nonfinite_step(digits, 60)
 
 
+@pytest.mark.slow
 def test_explosion_is_reported_and_nan_caught_at_the_right_step(digits, nan_step, tmp_path):
     model, callback = explode(digits, tmp_path, "warn", every=2)
     problems = [f.problem for f in callback.findings]
@@ -226,6 +231,7 @@ def test_explosion_is_reported_and_nan_caught_at_the_right_step(digits, nan_step
     assert not all(np.isfinite(w).all() for w in model.get_weights())
 
 
+@pytest.mark.slow
 def test_stop_skips_the_bad_update_and_ends_training(digits, nan_step, tmp_path):
     model, callback = explode(digits, tmp_path, "stop")
     assert all(np.isfinite(w).all() for w in model.get_weights())
@@ -233,6 +239,7 @@ def test_stop_skips_the_bad_update_and_ends_training(digits, nan_step, tmp_path)
     assert callback.findings[-1].step == nan_step[0]
 
 
+@pytest.mark.slow
 def test_raise_names_the_layer_and_step_and_restores_the_optimizer(digits, nan_step, tmp_path):
     model = explode_model()
     callback = GradientDiagnostics(tmp_path, every_n_steps=1000, on_nonfinite="raise")

@@ -24,7 +24,6 @@ from keras_dnnkit.diagnostics._events import read_scalars, read_texts
 from keras_dnnkit.diagnostics._tensorboard import FROZEN_LAYERS
 from keras_dnnkit.training import StepOwner
 
-pytestmark = pytest.mark.slow
 TESTS = Path(__file__).parent
 STEPS, EVERY, BATCH = 6, 2, 16
 LAYERS = ["inner/a", "inner/bn", "out"]  # "frozen" is skipped
@@ -125,6 +124,7 @@ def plain_reference(batch):
     return reference(*batch, clipnorm=None)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "compile_args",
     [{}, {"jit_compile": True}, {"steps_per_execution": 3}],
@@ -138,6 +138,7 @@ def test_statistics_equal_an_independent_gradient_tape(
     assert "_backend_apply_gradients" not in vars(model.optimizer)
 
 
+@pytest.mark.slow
 def test_per_variable_frozen_and_nested_layers(batch, tmp_path):
     _, scalars = measured(*batch, tmp_path)
     prefix = _tags.GRADIENT_NORM + "/per_variable"
@@ -153,6 +154,7 @@ def test_per_variable_frozen_and_nested_layers(batch, tmp_path):
     assert read_texts(tmp_path)[FROZEN_LAYERS] == [(0, "frozen layers, not measured: frozen")]
 
 
+@pytest.mark.slow
 def test_clipnorm_reports_the_norm_before_clipping(batch, tmp_path):
     expected = reference(*batch, clipnorm=0.01)
     _, scalars = measured(*batch, tmp_path, clipnorm=0.01)
@@ -160,6 +162,7 @@ def test_clipnorm_reports_the_norm_before_clipping(batch, tmp_path):
     assert min(v for _, v in scalars[_tags.layer_tag(_tags.GRADIENT_NORM, 2, "out")]) > 0.05
 
 
+@pytest.mark.slow
 def test_mixed_precision_reports_unscaled_gradients(batch, tmp_path):
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
@@ -173,6 +176,7 @@ def test_mixed_precision_reports_unscaled_gradients(batch, tmp_path):
     assert "_backend_apply_gradients" not in vars(model.optimizer.inner_optimizer)
 
 
+@pytest.mark.slow
 def test_resumed_training_continues_the_steps(batch, tmp_path):
     x, y = batch
     model = build()
@@ -195,6 +199,7 @@ def _python(code: str) -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_saved_models_load_with_plain_keras_and_their_optimizer_state(batch, tmp_path):
     x, y = batch
     model = build()
@@ -218,6 +223,7 @@ def test_saved_models_load_with_plain_keras_and_their_optimizer_state(batch, tmp
     assert loaded == {"epoch1": ["Adam", 4], "final": ["Adam", 8], "dnnkit_imported": False}
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_statistics_equal_one_device():
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run(
@@ -241,6 +247,7 @@ class _Crash(keras.callbacks.Callback):
             raise RuntimeError("user callback failed")
 
 
+@pytest.mark.slow
 def test_a_fit_that_died_leaves_nothing_that_breaks_the_next_one(batch, tmp_path):
     x, y = batch
     model = build()
@@ -282,6 +289,7 @@ def test_a_fit_that_died_leaves_nothing_that_breaks_the_next_one(batch, tmp_path
     assert json.loads(_python(code)) == ["Adam", 12]
 
 
+@pytest.mark.slow
 def test_two_diagnostics_in_one_fit_log_the_same_values(batch, tmp_path):
     x, y = batch
     model = build()
@@ -305,6 +313,7 @@ class _MeasuringSteps(keras.callbacks.Callback):
         self.measuring.append(StepOwner.of(self.model)._tracing_measuring)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("steps_per_execution", "expected"),
     [
@@ -339,6 +348,7 @@ def _tiny(optimizer, steps_per_execution=1) -> keras.Model:
     return model
 
 
+@pytest.mark.slow
 def test_every_logging_step_is_measured_when_an_execution_overruns_steps_per_epoch(tmp_path):
     # 6 steps per epoch in executions of 4: Keras runs 1-4 and 5-8, then 9-12 and 13-16
     model = _tiny("sgd", steps_per_execution=4)
@@ -350,6 +360,7 @@ def test_every_logging_step_is_measured_when_an_execution_overruns_steps_per_epo
     assert _logged_steps(tmp_path) == [8, 16]
 
 
+@pytest.mark.slow
 def test_every_logging_step_is_measured_when_the_loss_scale_optimizer_drops_steps(tmp_path):
     # the first steps overflow and are dropped: the optimizer counts fewer steps than batches
     optimizer = keras.optimizers.LossScaleOptimizer(

@@ -32,6 +32,7 @@ def _model(optimizer: keras.optimizers.Optimizer) -> keras.Model:
     return model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "learning_rate", [0.01, OneCycle(0.01, total_steps=100)], ids=["float", "schedule"]
 )
@@ -56,6 +57,7 @@ def test_restores_weights_optimizer_state_step_and_rate(learning_rate: object) -
     assert np.isfinite(history.history["loss"][0])
 
 
+@pytest.mark.slow
 def test_losses_are_per_batch_not_keras_running_mean() -> None:
     x, y = _data()
     model = _model(keras.optimizers.SGD())
@@ -76,6 +78,7 @@ def test_losses_are_per_batch_not_keras_running_mean() -> None:
     assert result.stop_reason == "completed"
 
 
+@pytest.mark.slow
 def test_stops_when_the_loss_diverges() -> None:
     x, y = _data()
     model = _model(keras.optimizers.SGD())
@@ -107,6 +110,7 @@ def test_suggestions_on_a_known_curve() -> None:
     assert "steepest" in figure.axes[0].get_legend_handles_labels()[1][-1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [

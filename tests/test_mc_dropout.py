@@ -65,6 +65,7 @@ def snapshot(model: keras.Model) -> dict[str, np.ndarray]:
     return {v.path: np.array(v.numpy(), copy=True) for v in model.variables}
 
 
+@pytest.mark.slow
 def test_no_variable_changes_and_bn_statistics_stay_bit_identical() -> None:
     model = bn_dropout_model()
     before = snapshot(model)
@@ -83,6 +84,7 @@ def test_no_variable_changes_and_bn_statistics_stay_bit_identical() -> None:
     assert any(not np.array_equal(before[p], moved[p]) for p in before if "moving" in p)
 
 
+@pytest.mark.slow
 def test_mean_of_an_input_does_not_depend_on_the_rest_of_the_batch() -> None:
     model = bn_dropout_model()
     rng = np.random.default_rng(2)
@@ -95,6 +97,7 @@ def test_mean_of_an_input_does_not_depend_on_the_rest_of_the_batch() -> None:
     assert np.all(np.abs(mean_a - result_b.mean[0]) <= noise)
 
 
+@pytest.mark.slow
 def test_rate_zero_equals_predict() -> None:
     model = bn_dropout_model(rate=0.0)
     x = np.random.default_rng(3).normal(2.0, 3.0, (25, 6)).astype("float32")
@@ -104,6 +107,7 @@ def test_rate_zero_equals_predict() -> None:
     assert result.variation_ratio is not None and np.all(result.variation_ratio == 0)
 
 
+@pytest.mark.slow
 def test_changing_a_rate_after_a_call_takes_effect() -> None:
     model = bn_dropout_model(rate=0.0)
     x = np.ones((3, 6))
@@ -112,6 +116,7 @@ def test_changing_a_rate_after_a_call_takes_effect() -> None:
     assert np.any(mc_predict(model, x, samples=20, seed=0).std > 1e-3)
 
 
+@pytest.mark.slow
 def test_seed_reproduces_and_chunking_only_changes_sampling_noise() -> None:
     model = bn_dropout_model()
     x = np.random.default_rng(4).normal(2.0, 3.0, (20, 6))
@@ -127,6 +132,7 @@ def test_seed_reproduces_and_chunking_only_changes_sampling_noise() -> None:
     assert np.all(np.abs(first.mean - chunked.mean) <= noise)
 
 
+@pytest.mark.slow
 def test_split_runs_the_trunk_once_and_equals_full_tiling_at_a_fixed_seed() -> None:
     model = cnn_with_dropout_head()
     plan = make_plan(model, find_stochastic_layers(model, DROPOUT_LAYERS))
@@ -144,6 +150,7 @@ def test_split_runs_the_trunk_once_and_equals_full_tiling_at_a_fixed_seed() -> N
     assert split.std.max() > 1e-3
 
 
+@pytest.mark.slow
 def test_subclassed_model_fallback_leaves_batch_norm_alone() -> None:
     inner = bn_dropout_model()
     model = Wrapper(inner)
@@ -199,6 +206,7 @@ def test_binary_sigmoid_counts_as_two_classes() -> None:
     np.testing.assert_allclose(result.mutual_information, [expected])
 
 
+@pytest.mark.slow
 def test_regression_mean_std_and_intervals() -> None:
     keras.utils.set_random_seed(2)
     model = keras.Sequential(
@@ -225,6 +233,7 @@ def identity_model(noise: keras.layers.Layer, shape: tuple[int, ...]) -> keras.M
     return keras.Sequential([keras.Input(shape), noise])
 
 
+@pytest.mark.slow
 def test_dropout_family_noise_has_the_right_distribution() -> None:
     ones = np.ones((4, 50))
     dropout = mc_predict(
@@ -268,6 +277,7 @@ def test_dropout_family_noise_has_the_right_distribution() -> None:
     assert 0.3 < np.mean(spatial.samples == 0) < 0.7
 
 
+@pytest.mark.slow
 def test_gaussian_noise_is_sampled_only_on_request() -> None:
     model = identity_model(layers.GaussianNoise(0.5), (50,))
     with pytest.raises(ValueError, match="include_gaussian_noise=True"):
@@ -276,6 +286,7 @@ def test_gaussian_noise_is_sampled_only_on_request() -> None:
     assert abs(result.std.mean() - 0.5) < 0.02
 
 
+@pytest.mark.slow
 def test_mc_dropout_layer_samples_in_predict_and_in_mc_predict() -> None:
     keras.utils.set_random_seed(3)
     model = keras.Sequential(
@@ -296,6 +307,7 @@ def test_public_names() -> None:
 
 
 # ---------------------------------------------------------------------- errors
+@pytest.mark.slow
 def test_model_without_dropout_names_what_was_searched() -> None:
     model = keras.Sequential([keras.Input((3,)), layers.Dense(2)])
     with pytest.raises(ValueError, match="no dropout layer") as error:
@@ -304,6 +316,7 @@ def test_model_without_dropout_names_what_was_searched() -> None:
         assert name in str(error.value)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("samples", [0, -3, 2.5, True])
 def test_bad_sample_counts(samples: Any) -> None:
     model = bn_dropout_model()
@@ -313,6 +326,7 @@ def test_bad_sample_counts(samples: Any) -> None:
         mc_predict(model, np.ones((1, 6)), samples=samples)
 
 
+@pytest.mark.slow
 def test_bad_inputs_and_options() -> None:
     model = bn_dropout_model()
     with pytest.raises(ValueError, match=r"x must be shaped \(inputs, 6\).*x.shape=\(2, 5\)"):
@@ -337,6 +351,7 @@ def test_bad_inputs_and_options() -> None:
         MCPrediction.from_samples(np.ones(3))
 
 
+@pytest.mark.slow
 def test_multi_input_functional_model() -> None:
     keras.utils.set_random_seed(4)
     left, right = keras.Input((3,)), keras.Input((2,))

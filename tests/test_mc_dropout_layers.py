@@ -7,6 +7,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pytest
 
 import keras_dnnkit
 from keras_dnnkit.layers import MCAlphaDropout, MCDropout
@@ -33,6 +34,7 @@ def test_registered_under_their_saved_names() -> None:
     assert (restored.rate, restored.noise_shape, restored.seed) == (0.3, (None, 1), 4)
 
 
+@pytest.mark.slow
 def test_save_and_load_through_a_keras_file_in_a_fresh_process(tmp_path: Path) -> None:
     keras.utils.set_random_seed(0)
     model = keras.Sequential(

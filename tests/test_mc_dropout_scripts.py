@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.conftest import run_script
 
 
@@ -11,6 +13,7 @@ def run_quick(path: str) -> str:
     return run_script(path, "--quick")
 
 
+@pytest.mark.slow
 def test_example_shows_uncertain_digits_are_the_mistakes() -> None:
     output = run_quick("examples/mc_dropout.py")
     # One row per training seed, then the means over seeds.
@@ -33,6 +36,7 @@ def test_example_shows_uncertain_digits_are_the_mistakes() -> None:
     assert len(rates) == 5 and rates[-1] == max(rates) > rates[0]
 
 
+@pytest.mark.slow
 def test_benchmark_quick_prints_the_three_cases() -> None:
     output = run_quick("benchmarks/mc_dropout.py")
     for case in ("(a) CNN", "(b) MLP", "(c) MLP"):

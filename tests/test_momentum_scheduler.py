@@ -65,6 +65,7 @@ def _adam_beta_1(trace: _Trace) -> np.ndarray:
     return (1 - m[1:]) / (1 - m[:-1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("nesterov", [False, True])
 def test_sgd_uses_the_scheduled_momentum_at_every_step(nesterov: bool) -> None:
     schedule = OneCycle(0.5, total_steps=STEPS)
@@ -83,6 +84,7 @@ def test_sgd_uses_the_scheduled_momentum_at_every_step(nesterov: bool) -> None:
         np.testing.assert_allclose(_sgd_momenta(plain, preview(schedule, STEPS)), 0.9, atol=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer_class", [keras.optimizers.Adam, keras.optimizers.Nadam])
 def test_adam_and_nadam_use_the_scheduled_beta_1_at_every_step(optimizer_class: type) -> None:
     schedule = OneCycle(0.01, total_steps=STEPS, base_momentum=0.8, max_momentum=0.95)
@@ -95,6 +97,7 @@ def test_adam_and_nadam_use_the_scheduled_beta_1_at_every_step(optimizer_class: 
     np.testing.assert_allclose(control, 0.9, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_an_explicit_schedule_with_a_float_learning_rate() -> None:
     def momentum(step: object) -> object:
         return 0.5 + 0.02 * keras.ops.cast(step, "float32")
@@ -103,6 +106,7 @@ def test_an_explicit_schedule_with_a_float_learning_rate() -> None:
     np.testing.assert_allclose(_adam_beta_1(trace), 0.5 + 0.02 * np.arange(STEPS), atol=1e-4)
 
 
+@pytest.mark.slow
 def test_saved_mid_training_loads_with_plain_keras(tmp_path: os.PathLike[str]) -> None:
     path = os.path.join(tmp_path, "mid.keras")
     schedule = OneCycle(0.01, total_steps=STEPS)
@@ -121,6 +125,7 @@ def test_saved_mid_training_loads_with_plain_keras(tmp_path: os.PathLike[str]) -
     assert len(loaded.optimizer.variables) == len(optimizer.variables)
 
 
+@pytest.mark.slow
 def test_bad_setups_say_what_to_do() -> None:
     ones = np.ones((4, 1), "float32")
     cases = [
@@ -134,6 +139,7 @@ def test_bad_setups_say_what_to_do() -> None:
             model.fit(ones, ones, verbose=0, callbacks=[MomentumScheduler()])
 
 
+@pytest.mark.slow
 def test_learning_rate_logger_writes_the_values_used_per_step(tmp_path: os.PathLike[str]) -> None:
     import tensorflow as tf
 

@@ -12,8 +12,6 @@ import pytest
 
 from tests.conftest import ROOT, run_python
 
-pytestmark = pytest.mark.slow
-
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 BLOCKS = re.findall(r"```(\w*)\n(.*?)```", README, re.S)
 BIN = Path(sys.executable).parent
@@ -38,6 +36,7 @@ def test_ci_runs_the_readme_test_command_not_a_copy():
     assert "README.md" in ci and "make test" not in ci
 
 
+@pytest.mark.slow
 def test_make_targets_run_the_demo_and_the_full_suite():
     dry_run = subprocess.run(
         ["make", "-n", "demo", "test"], cwd=ROOT, capture_output=True, text=True, check=True
@@ -69,6 +68,7 @@ def free_port():
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_python_blocks_and_the_commands_after_them_run(tmp_path):
     code = "\n\n".join(body for language, body in BLOCKS if language == "python")
     result = run_python(f"import os; os.chdir({str(tmp_path)!r})\n" + code, timeout=900)

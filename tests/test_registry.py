@@ -122,6 +122,7 @@ def test_names_default_to_snake_case_and_explicit_names_win():
     assert info.builtin is False and info.distribution is None
 
 
+@pytest.mark.slow
 def test_plugin_classes_become_keras_serializable_under_their_registry_name(tmp_path):
     class Doubler(keras.layers.Layer):
         def call(self, x):

@@ -18,8 +18,6 @@ from keras_dnnkit.diagnostics._activation_findings import LayerActivation, activ
 from keras_dnnkit.diagnostics._report import build_report, finding_from_text
 from tests._activation_runs import digits, mlp, train
 
-pytestmark = pytest.mark.slow
-
 PROBE = digits().x_train[:128]
 FINDING_KEYS = ["problem", "layer", "step", "message"]
 
@@ -45,6 +43,7 @@ def _report(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
     return status, captured.out, captured.err
 
 
+@pytest.mark.slow
 def test_json_has_exactly_layers_and_findings(logs: Any, capsys: Any) -> None:
     status, out, _ = _report(capsys, logs["dead"], "--json")
     assert status == 0
@@ -65,6 +64,7 @@ def test_json_has_exactly_layers_and_findings(logs: Any, capsys: Any) -> None:
     assert dead[0]["step"] == 20  # the last logged step: recomputed from the final window
 
 
+@pytest.mark.slow
 def test_fail_on_findings_sets_the_exit_status(logs: Any, capsys: Any) -> None:
     assert _report(capsys, logs["dead"], "--fail-on-findings")[0] == 1
     status, out, _ = _report(capsys, logs["healthy"], "--fail-on-findings", "--json")
@@ -74,6 +74,7 @@ def test_fail_on_findings_sets_the_exit_status(logs: Any, capsys: Any) -> None:
     assert [layer["name"] for layer in document["layers"]][:3] == ["hidden_0", "norm_0", "elu_0"]
 
 
+@pytest.mark.slow
 def test_table_lists_layers_in_order_then_findings(logs: Any, capsys: Any) -> None:
     status, out, _ = _report(capsys, logs["dead"])
     assert status == 0
@@ -92,6 +93,7 @@ def test_table_lists_layers_in_order_then_findings(logs: Any, capsys: Any) -> No
     assert healthy.rstrip().endswith("no findings")
 
 
+@pytest.mark.slow
 def test_report_recomputes_with_the_callbacks_rules(tmp_path: Path) -> None:
     callback = ActivationDiagnostics(tmp_path, probe=PROBE, every_n_steps=100, warn=False)
     train(mlp("saturated", depth=20), [callback])  # logged at steps 0 and 20 (the end)
@@ -122,11 +124,13 @@ def test_log_dir_that_is_a_file_or_has_no_events(tmp_path: Path, capsys: Any) ->
     assert status == 2 and "holds no TensorBoard event files" in err
 
 
+@pytest.mark.slow
 def test_bad_window(logs: Any, capsys: Any) -> None:
     status, _, err = _report(capsys, logs["dead"], "--window", "0")
     assert status == 2 and "Argument window must be an int >= 1. Received: window=0" in err
 
 
+@pytest.mark.slow
 def test_console_script_in_a_fresh_process(logs: Any) -> None:
     dnnkit = Path(sys.executable).with_name("dnnkit")
     result = subprocess.run(

@@ -12,8 +12,6 @@ import pytest
 import keras_dnnkit
 from tests.conftest import run_python
 
-pytestmark = pytest.mark.slow
-
 # Arguments a component cannot do without. A newly registered component with required
 # arguments makes test_every_saved_component_round_trips fail until it is listed here.
 REQUIRED = {
@@ -77,6 +75,7 @@ def cases():
     return [(kind, name) for kind in SAVED_KINDS for name in keras_dnnkit.names(kind)]
 
 
+@pytest.mark.slow
 def test_every_saved_component_round_trips(tmp_path):
     keras.utils.set_random_seed(0)
     x = np.random.default_rng(1).normal(size=(5, 4)).astype("float32")
@@ -127,6 +126,7 @@ def test_every_saved_component_round_trips(tmp_path):
     assert report["checked"] == len(manifest) >= 60
 
 
+@pytest.mark.slow
 def test_configured_activation_round_trips_with_its_configuration(tmp_path):
     leaky = keras_dnnkit.get("activation", "leaky_relu", negative_slope=0.01)
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation=leaky)])

@@ -19,8 +19,6 @@ from keras_dnnkit.callbacks import ActivationDiagnostics, GradientDiagnostics
 from keras_dnnkit.diagnostics import _tags
 from tests._activation_runs import digits, mlp, train
 
-pytestmark = pytest.mark.slow
-
 STARTUP_SECONDS = 90
 
 
@@ -82,6 +80,7 @@ def _wait_for_tags(port: int, wanted: set[str]) -> dict[str, Any]:
     pytest.fail(f"tensorboard did not serve {sorted(wanted)} within {STARTUP_SECONDS} s: {tags}")
 
 
+@pytest.mark.slow
 def test_gradient_and_activation_tags_are_served(server: int) -> None:
     wanted = {
         _tags.layer_tag(_tags.GRADIENT_NORM, 0, "hidden_0"),
@@ -104,6 +103,7 @@ def test_gradient_and_activation_tags_are_served(server: int) -> None:
     assert all(0.0 <= point[2] <= 1.0 for point in series)
 
 
+@pytest.mark.slow
 def test_custom_scalars_layout_is_served(server: int) -> None:
     _wait_for_tags(server, {_tags.GRADIENT_GLOBAL_NORM})
     layout = _get(server, "/data/plugin/custom_scalars/layout")
@@ -113,12 +113,14 @@ def test_custom_scalars_layout_is_served(server: int) -> None:
     assert f"^{_tags.UPDATE_RATIO}/.*" in patterns
 
 
+@pytest.mark.slow
 def test_findings_text_is_served(server: int) -> None:
     _wait_for_tags(server, {_tags.GRADIENT_GLOBAL_NORM})
     text_tags = _get(server, "/data/plugin/text/tags")
     assert _tags.FINDINGS in text_tags["."]
 
 
+@pytest.mark.slow
 def test_gradient_histograms_are_served(server: int) -> None:
     _wait_for_tags(server, {_tags.GRADIENT_GLOBAL_NORM})
     tag = _tags.layer_tag(_tags.GRADIENT_HISTOGRAM, 0, "hidden_0")

@@ -41,9 +41,13 @@ class DiagnosticsWarning(UserWarning):
 
     Example:
         >>> import warnings
-        >>> warnings.simplefilter("error", DiagnosticsWarning)  # fail a CI run on findings
-        >>> warnings.resetwarnings()
-    """
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("error", DiagnosticsWarning)  # fail a CI run on findings
+        ...     warnings.warn("vanishing gradients in hidden_00", DiagnosticsWarning)
+        Traceback (most recent call last):
+        ...
+        keras_dnnkit.callbacks._gradient_diagnostics.DiagnosticsWarning: vanishing gradients in hidden_00
+    """  # noqa: E501 -- a doctest's expected output is one line
 
 
 def _check_steps(name: str, value: Any, allow_zero: bool = False) -> None:

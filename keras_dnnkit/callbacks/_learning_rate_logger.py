@@ -7,6 +7,7 @@ from typing import Any
 
 import keras
 
+from keras_dnnkit import _compat
 from keras_dnnkit._numbers import to_float, to_int
 from keras_dnnkit.callbacks._momentum_scheduler import current_momentum
 from keras_dnnkit.diagnostics._tags import LEARNING_RATE, MOMENTUM
@@ -21,7 +22,7 @@ def rate_at(optimizer: Any, step: int) -> float:
         0.25
     """
     optimizer = getattr(optimizer, "inner_optimizer", optimizer)
-    rate = optimizer._learning_rate
+    rate = _compat.learning_rate_object(optimizer)
     if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
         rate = rate(step)
     elif callable(rate) and not isinstance(rate, keras.Variable):
@@ -50,6 +51,10 @@ class LearningRateLogger(keras.callbacks.Callback):
         ...                     callbacks=[logger])
         >>> logger.logged_steps
         [0, 2]
+        >>> from keras_dnnkit.diagnostics._events import read_scalars
+        >>> scalars = read_scalars(logger.log_dir)
+        >>> scalars["optimizer/learning_rate"], scalars["optimizer/momentum"]
+        ([(0, 0.1), (2, 0.1)], [(0, 0.9), (2, 0.9)])
     """
 
     def __init__(self, log_dir: str | os.PathLike[str], every_n_steps: int = 1) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import keras
 
-from keras_dnnkit._compat import learning_rate_object
+from keras_dnnkit._compat import learning_rate_object, variable_index
 from keras_dnnkit._numbers import to_float, to_int
 from keras_dnnkit._types import Schedule
 from keras_dnnkit.training import Priority, StepContext, StepOwner, StepProgram
@@ -226,7 +226,7 @@ def _sgd_update_step(optimizer: Any, current: dict[str, Any]) -> Any:
     def update_step(gradient: Any, variable: Any, learning_rate: Any) -> None:
         learning_rate = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
-        buffer = optimizer.momentums[optimizer._get_variable_index(variable)]
+        buffer = optimizer.momentums[variable_index(optimizer, variable)]
         momentum = ops.cast(current["momentum"], variable.dtype)
         step = ops.subtract(ops.multiply(buffer, momentum), ops.multiply(gradient, learning_rate))
         optimizer.assign(buffer, step)

@@ -14,6 +14,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_dnnkit import _compat
 from keras_dnnkit.diagnostics._activation_statistics import (
     ActivationFamily,
     activation_family,
@@ -59,10 +60,9 @@ def _graph_nodes(outputs: Sequence[Any]) -> dict[int, Any]:
     nodes: dict[int, Any] = {}
     stack = list(outputs)
     while stack:
-        history = getattr(stack.pop(), "_keras_history", None)
-        if history is None:
+        node = _compat.producing_node(stack.pop())
+        if node is None:
             continue
-        node = history.operation._inbound_nodes[history.node_index]
         if id(node) not in nodes:
             nodes[id(node)] = node
             stack.extend(keras.tree.flatten(node.input_tensors))
@@ -76,7 +76,8 @@ def _node_tensors(layer: Any, graph: dict[int, Any]) -> tuple[list[Any], list[An
     it rebuilds the graph. Tapping the current graph's node (not the first one) makes the
     extractor one pass over the network instead of one pass per rebuilt chain.
     """
-    node = next((n for n in layer._inbound_nodes if id(n) in graph), layer._inbound_nodes[0])
+    nodes = _compat.inbound_nodes(layer)
+    node = next((n for n in nodes if id(n) in graph), nodes[0])
     inputs = list(keras.tree.flatten(node.input_tensors))
     return inputs, list(keras.tree.flatten(node.output_tensors))
 

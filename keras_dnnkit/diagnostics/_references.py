@@ -13,23 +13,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from keras_dnnkit import _compat
 from keras_dnnkit.diagnostics._grouping import Grouping
 
 
 def _producers(tensor: Any) -> Iterator[Any]:
     """The layers behind a Keras tensor of a functional graph, nearest first (breadth first)."""
-    history = getattr(tensor, "_keras_history", None)
-    if history is None:
-        return
-    frontier, seen = [history[0]], set()
+    node = _compat.producing_node(tensor)
+    frontier, seen = ([] if node is None else [node.operation]), set()
     while frontier:
         layer = frontier.pop(0)
         if id(layer) in seen:
             continue
         seen.add(id(layer))
         yield layer
-        for node in getattr(layer, "_inbound_nodes", []) or []:
-            for parent in getattr(node, "parent_nodes", []) or []:
+        for inbound in _compat.inbound_nodes(layer):
+            for parent in getattr(inbound, "parent_nodes", []) or []:
                 operation = getattr(parent, "operation", None)
                 if operation is not None:
                     frontier.append(operation)

@@ -237,29 +237,27 @@ class StepOwner:
     def _install_overrides(self, model: Any, traced: _Traced) -> None:
         self._remove_overrides()
         backend = _backend()
-        method = _compat.APPLY_GRADIENTS_METHOD
         for name, optimizer in observed_optimizers(model):
-            if method in vars(optimizer):
+            if _compat.apply_gradients_override(optimizer) is not None:
                 continue  # somebody else's override: leave it alone
-            original = getattr(optimizer, method)
+            original: list[Any] = []
 
             def override(
                 grads: Sequence[Any],
                 variables: Sequence[Any],
                 _name: str = name,
                 _optimizer: Any = optimizer,
-                _original: Any = original,
+                _original: list[Any] = original,
             ) -> Any:
-                return self._apply(backend, _name, _optimizer, _original, grads, variables)
+                return self._apply(backend, _name, _optimizer, _original[0], grads, variables)
 
-            object.__setattr__(optimizer, method, override)
+            original.append(_compat.override_apply_gradients(optimizer, override))
             self._overrides.append((optimizer, override))
 
     def _remove_overrides(self) -> None:
-        method = _compat.APPLY_GRADIENTS_METHOD
         for optimizer, override in self._overrides:
-            if vars(optimizer).get(method) is override:
-                object.__delattr__(optimizer, method)
+            if _compat.apply_gradients_override(optimizer) is override:
+                _compat.remove_apply_gradients_override(optimizer)
         self._overrides = []
 
     def _apply(

@@ -44,7 +44,7 @@ def rare(predicate: Any, true_fn: Callable[[], None]) -> None:
     branches that capture every gradient and variable. Kept as an ``If`` op (as under XLA),
     the op runs only the branch taken.
     """
-    with _compat.unlowered_conditionals():
+    with _compat.conditionals_kept_unlowered():
         tf.cond(predicate, true_fn, lambda: None)
 
 
@@ -119,7 +119,7 @@ def first_reads(variables: Sequence[Any]) -> list[float] | None:
 
     def external(tensor: Any) -> Any:
         seen = 0
-        while not isinstance(tensor, tf.__internal__.EagerTensor) and seen < 16:
+        while not _compat.is_eager_tensor(tensor) and seen < 16:
             if not hasattr(tensor.graph, "captures"):
                 return tensor
             graph_id = id(tensor.graph)

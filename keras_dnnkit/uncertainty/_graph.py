@@ -21,6 +21,8 @@ from typing import Any
 
 import keras
 
+from keras_dnnkit import _compat
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -53,11 +55,7 @@ def functional_graph(model: Any) -> Any:
         >>> functional_graph(model) is not None
         True
     """
-    if isinstance(model, keras.Sequential):
-        return getattr(model, "_functional", None)
-    if hasattr(model, "_nodes_by_depth") and hasattr(model, "_run_through_graph"):
-        return model
-    return None
+    return _compat.functional_graph(model)
 
 
 def _unique(names: Sequence[str]) -> list[str]:
@@ -116,8 +114,8 @@ def has_named_outputs(graph: Any) -> bool:
 
 def _ordered_nodes(graph: Any) -> list[Any]:
     nodes = []
-    for depth in sorted(graph._nodes_by_depth, reverse=True):
-        for node in graph._nodes_by_depth[depth]:
+    for depth in sorted(_compat.nodes_by_depth(graph), reverse=True):
+        for node in _compat.nodes_by_depth(graph)[depth]:
             if node.operation is not None and not node.is_input:
                 nodes.append(node)
     return nodes
@@ -143,9 +141,8 @@ def make_plan(model: Any, stochastic_layers: Sequence[Any]) -> Plan:
     stochastic: list[Any] = []
     for node in _ordered_nodes(graph):
         operation = node.operation
-        contains_noise = id(operation) in stochastic_ids or (
-            hasattr(operation, "_flatten_layers")
-            and any(id(sub) in stochastic_ids for sub in operation._flatten_layers())
+        contains_noise = id(operation) in stochastic_ids or any(
+            id(sub) in stochastic_ids for sub in _compat.flatten_layers(operation)
         )
         if contains_noise or any(id(t) in stochastic_tensors for t in node.input_tensors):
             stochastic.append(node)
@@ -168,7 +165,7 @@ def run_nodes(nodes: Sequence[Any], values: dict[int, Any]) -> None:
     for node in nodes:
         args, kwargs = node.arguments.fill_in(values)
         operation = node.operation
-        if getattr(operation, "_call_has_training_arg", False):
+        if _compat.call_has_training_argument(operation):
             kwargs = {**kwargs, "training": False}
         outputs = operation(*args, **kwargs)
         for symbolic, value in zip(node.outputs, keras.tree.flatten(outputs), strict=True):

@@ -207,6 +207,10 @@ def mc_predict(
         >>> result = mc_predict(model, np.ones((2, 4)), samples=20, seed=0)
         >>> result.mean.shape, result.mutual_information.shape
         ((2, 3), (2,))
+        >>> result.mean.sum(axis=1).round(5).tolist()  # mean class probabilities
+        [1.0, 1.0]
+        >>> bool(result.std.max() > 0), bool((result.mutual_information >= 0).all())  # sampled
+        (True, True)
     """
     _check_model(model)
     _check_count("samples", samples)

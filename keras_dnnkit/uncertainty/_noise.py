@@ -18,6 +18,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from keras_dnnkit import _compat
 from keras_dnnkit.uncertainty._recurrent import dropout_cells, recurrent_sampling, scaled_keep_mask
 
 #: Dropout-family layers sampled by default (subclasses included, e.g. ``SpatialDropout2D``).
@@ -57,7 +58,7 @@ def find_stochastic_layers(layer: Any, types: tuple[type[Any], ...]) -> list[Any
         ['Dropout', 'LSTM']
     """
     found = []
-    for sub in layer._flatten_layers(include_self=True, recursive=True):
+    for sub in _compat.flatten_layers(layer):
         if isinstance(sub, types) or dropout_cells(sub):
             found.append(sub)
     return found
@@ -117,8 +118,8 @@ def _dropout(layer: Any, inputs: Any, seed: Any) -> Any:
         return inputs
     if rate >= 1.0:
         return tf.zeros_like(inputs)
-    if hasattr(layer, "_get_noise_shape"):  # SpatialDropout1D/2D/3D
-        noise_shape = tf.stack([tf.cast(d, tf.int32) for d in layer._get_noise_shape(inputs)])
+    if (spatial := _compat.spatial_noise_shape(layer, inputs)) is not None:  # SpatialDropout
+        noise_shape = tf.stack([tf.cast(d, tf.int32) for d in spatial])
     else:
         noise_shape = _concrete_noise_shape(inputs, layer.noise_shape)
     keep, keep_probability = _keep_mask(noise_shape, rate, seed)

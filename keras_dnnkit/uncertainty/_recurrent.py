@@ -17,9 +17,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-# Keras' own mixin of the cells that implement RNN dropout; it is not exported publicly, and
-# Keras' RNN layer itself tests cells with this isinstance check.
-from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
+from keras_dnnkit import _compat
 
 
 def dropout_cells(layer: Any) -> list[Any]:
@@ -38,7 +36,7 @@ def dropout_cells(layer: Any) -> list[Any]:
     return [
         c
         for c in cells
-        if isinstance(c, DropoutRNNCell) and (c.dropout > 0 or c.recurrent_dropout > 0)
+        if _compat.is_dropout_rnn_cell(c) and (c.dropout > 0 or c.recurrent_dropout > 0)
     ]
 
 
@@ -73,13 +71,13 @@ def recurrent_sampling(layer: Any, new_mask: Callable[[Any, float], Any]) -> Ite
 
     object.__setattr__(layer, "call", call)
     for cell in cells:
-        object.__setattr__(cell, "_create_dropout_mask", masks(cell))
+        _compat.override_dropout_mask(cell, masks(cell))
     try:
         yield
     finally:
         object.__delattr__(layer, "call")
         for cell in cells:
-            object.__delattr__(cell, "_create_dropout_mask")
+            _compat.remove_dropout_mask_override(cell)
             cell.reset_dropout_mask()
             cell.reset_recurrent_dropout_mask()
 

@@ -18,9 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-# Keras' mask accessors (``_keras_mask`` on a tensor); not exported publicly.
-from keras.src import backend as keras_backend
-
+from keras_dnnkit import _compat
 from keras_dnnkit.uncertainty._graph import (
     Plan,
     has_named_outputs,
@@ -45,8 +43,7 @@ def _compile(function: Any, input_signature: list[Any]) -> Any:
     # Each Sampler traces its functions once (fixed signatures). TensorFlow counts traces per
     # Python function across instances and would warn about "retracing" when several models
     # are sampled in turn; there is nothing to fix, so that warning is turned off.
-    compiled._omit_frequent_tracing_warning = True
-    return compiled
+    return _compat.quiet_retracing_warning(compiled)
 
 
 def _spec(tensor: Any) -> tf.TensorSpec:
@@ -105,14 +102,14 @@ class Sampler:
         values = {id(t): x for t, x in zip(graph.inputs, inputs, strict=True)}
         run_nodes(self.plan.deterministic_nodes, values)
         frontier = [values[id(t)] for t in self.plan.frontier]
-        return frontier, [keras_backend.get_keras_mask(x) for x in frontier]
+        return frontier, [_compat.keras_mask(x) for x in frontier]
 
     def _run_stochastic(
         self, frontier: list[Any], masks: list[Any], repeats: Any, seed: Any
     ) -> list[Any]:
         tiled = [tf.repeat(x, repeats, axis=0) for x in frontier]
         for index, mask in zip(self._masked, masks, strict=True):
-            keras_backend.set_keras_mask(tiled[index], tf.repeat(mask, repeats, axis=0))
+            _compat.set_keras_mask(tiled[index], tf.repeat(mask, repeats, axis=0))
         values = {id(t): x for t, x in zip(self.plan.frontier, tiled, strict=True)}
         self._seeds.reset(seed)
         with sampling(self.layers, self._seeds):
