@@ -557,3 +557,33 @@ def remove_dropout_mask_override(cell: Any) -> None:
     """Give the cell its class's mask method back (safe to call twice)."""
     if DROPOUT_MASK_METHOD in vars(cell):
         object.__delattr__(cell, DROPOUT_MASK_METHOD)
+
+
+def tensor_layer(tensor: Any) -> Any:
+    """The layer (operation) that produced a symbolic Keras tensor (``_keras_history[0]``).
+
+    Checked on Keras 3.5.0-3.15.1.
+
+    Example:
+        >>> tensor_layer(keras.layers.Dense(1, name="out")(keras.Input((2,)))).name
+        'out'
+    """
+    history = getattr(tensor, "_keras_history", None)
+    if history is None:
+        raise _missing("KerasTensor._keras_history", "naming a model's inputs and outputs")
+    return history[0]
+
+
+def structure(graph: Any, which: str) -> Any:
+    """The nesting of a functional graph's ``"inputs"`` or ``"outputs"`` (a dict, list...).
+
+    ``Function._inputs_struct`` / ``_outputs_struct``, checked on Keras 3.5.0-3.15.1; ``None``
+    where the graph does not record it.
+
+    Example:
+        >>> inputs = keras.Input((2,), name="x")
+        >>> model = keras.Model({"x": inputs}, {"y": keras.layers.Dense(1)(inputs)})
+        >>> sorted(structure(model, "outputs"))
+        ['y']
+    """
+    return getattr(graph, f"_{which}_struct", None)

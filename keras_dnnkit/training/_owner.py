@@ -86,7 +86,7 @@ class _Dispatcher:
         self.owner = owner
 
     def __call__(self, iterator: Any) -> Any:
-        return self.owner._run(iterator)
+        return self.owner.run_execution(iterator)
 
 
 class StepOwner:
@@ -187,7 +187,8 @@ class StepOwner:
         self._current = None
 
     # ------------------------------------------------------------------ executions
-    def _run(self, iterator: Any) -> Any:
+    def run_execution(self, iterator: Any) -> Any:
+        """Run one execution of the train step (the installed ``train_function``)."""
         model = self.model
         if getattr(model, "history", None) is not self._session:
             # A fit without our callbacks, after one of ours died: run Keras' own step.

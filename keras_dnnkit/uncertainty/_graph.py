@@ -89,8 +89,8 @@ def input_names(graph: Any) -> list[str]:
         >>> input_names(keras.Model(inputs, keras.layers.Concatenate()(list(inputs.values()))))
         ['a', 'b']
     """
-    layers = [t._keras_history[0].name for t in graph.inputs]
-    return leaf_names(getattr(graph, "_inputs_struct", None), layers)
+    layers = [_compat.tensor_layer(t).name for t in graph.inputs]
+    return leaf_names(_compat.structure(graph, "inputs"), layers)
 
 
 def output_names(graph: Any) -> list[str]:
@@ -103,13 +103,13 @@ def output_names(graph: Any) -> list[str]:
         >>> output_names(keras.Model(inputs, heads))
         ['price', 'kind']
     """
-    layers = [t._keras_history[0].name for t in graph.outputs]
-    return leaf_names(getattr(graph, "_outputs_struct", None), layers)
+    layers = [_compat.tensor_layer(t).name for t in graph.outputs]
+    return leaf_names(_compat.structure(graph, "outputs"), layers)
 
 
 def has_named_outputs(graph: Any) -> bool:
     """Whether ``graph`` returns several outputs or a dict (then results are keyed by name)."""
-    return len(graph.outputs) > 1 or isinstance(getattr(graph, "_outputs_struct", None), dict)
+    return len(graph.outputs) > 1 or isinstance(_compat.structure(graph, "outputs"), dict)
 
 
 def _ordered_nodes(graph: Any) -> list[Any]:

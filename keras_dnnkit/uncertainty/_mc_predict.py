@@ -8,6 +8,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_dnnkit import _compat
 from keras_dnnkit._arrays import is_dataset, row_count, unpack_batch
 from keras_dnnkit._validation import check_choice
 from keras_dnnkit.uncertainty._graph import input_names
@@ -46,7 +47,7 @@ def _by_name(graph: Any, x: dict[str, Any]) -> list[Any]:
     names = input_names(graph)
     arrays = []
     for name, tensor in zip(names, graph.inputs, strict=True):
-        aliases = (name, tensor.name, tensor._keras_history[0].name)
+        aliases = (name, tensor.name, _compat.tensor_layer(tensor).name)
         key = next((alias for alias in aliases if alias in x), None)
         if key is None:
             raise ValueError(
