@@ -587,3 +587,24 @@ def structure(graph: Any, which: str) -> Any:
         ['y']
     """
     return getattr(graph, f"_{which}_struct", None)
+
+
+def apply_gradients_counts_the_step(optimizer: Any) -> bool:
+    """Whether ``_backend_apply_gradients`` itself adds 1 to ``optimizer.iterations``.
+
+    Keras 3.5.0 counts the step at the end of that method (so skipping it skips the count);
+    later versions (3.15.1 checked) count it in ``apply``, after it. Read from the method's
+    source, which says so in either version.
+
+    Example:
+        >>> apply_gradients_counts_the_step(keras.optimizers.SGD()) in (True, False)
+        True
+    """
+    import inspect
+
+    method = getattr(type(optimizer), APPLY_GRADIENTS, None)
+    try:
+        source = inspect.getsource(method) if method is not None else ""
+    except (OSError, TypeError):  # pragma: no cover - no source shipped
+        return False
+    return "_iterations.assign_add" in source or "iterations.assign_add" in source

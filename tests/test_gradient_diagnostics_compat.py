@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_dnnkit import _compat
 from keras_dnnkit.callbacks import GradientDiagnostics
 from keras_dnnkit.data import load_digits
 from keras_dnnkit.diagnostics import _tags
@@ -120,8 +121,18 @@ def check(scalars, expected, rtol):
 
 
 @pytest.fixture(scope="module")
-def plain_reference(batch):
-    return reference(*batch, clipnorm=None)
+def whole_executions(batch):
+    """48 rows: 3 batches per epoch, so executions of 3 steps end with the epoch.
+
+    (Keras 3.5.0 runs a whole execution past the end of an epoch's data; 3.15.1 a short one.)
+    """
+    x, y = batch
+    return x[:48], y[:48]
+
+
+@pytest.fixture(scope="module")
+def plain_reference(whole_executions):
+    return reference(*whole_executions, clipnorm=None)
 
 
 @pytest.mark.slow
@@ -131,9 +142,9 @@ def plain_reference(batch):
     ids=["graph", "jit_compile", "steps_per_execution"],
 )
 def test_statistics_equal_an_independent_gradient_tape(
-    batch, plain_reference, tmp_path, compile_args
+    whole_executions, plain_reference, tmp_path, compile_args
 ):
-    model, scalars = measured(*batch, tmp_path, **compile_args)
+    model, scalars = measured(*whole_executions, tmp_path, **compile_args)
     check(scalars, plain_reference, rtol=1e-4)
     assert "_backend_apply_gradients" not in vars(model.optimizer)
 
@@ -309,8 +320,13 @@ class _MeasuringSteps(keras.callbacks.Callback):
         super().__init__()
         self.diagnostics, self.measuring = diagnostics, []
 
+    def on_train_batch_begin(self, batch, logs=None):
+        self.before = int(self.model.optimizer.iterations)
+
     def on_train_batch_end(self, batch, logs=None):
-        self.measuring.append(StepOwner.of(self.model)._tracing_measuring)
+        after = int(self.model.optimizer.iterations)
+        holds = after // 5 > self.before // 5  # one of its steps is a logging step
+        self.measuring.append((StepOwner.of(self.model)._tracing_measuring, holds))
 
 
 @pytest.mark.slow
@@ -332,9 +348,16 @@ def test_only_executions_with_a_logging_step_run_the_measuring_step(
     recorder = _MeasuringSteps(diagnostics)
     x, y = batch
     model.fit(x, y, batch_size=16, epochs=5, verbose=0, callbacks=[diagnostics, recorder])
-    assert recorder.measuring == expected
+    measuring = [m for m, _ in recorder.measuring]
+    assert all(m for m, holds in recorder.measuring if holds)  # never too narrow
     steps = [step for step, _ in read_scalars(tmp_path)[_tags.GRADIENT_GLOBAL_NORM]]
-    assert steps == [5, 10, 15, 20]
+    if _compat.version_tuple(keras.version()) >= (3, 15) or steps_per_execution == 1:
+        assert measuring == expected
+        assert steps == [5, 10, 15, 20]
+    else:
+        # Keras 3.5 ends an epoch whose data run out inside an execution by dropping that
+        # execution's report (no on_train_batch_end), and its step may never be fetched.
+        assert set(steps) <= {5, 10, 15, 20} and steps[-1] == 20
 
 
 def _logged_steps(log_dir) -> list[int]:
@@ -370,7 +393,7 @@ def test_every_logging_step_is_measured_when_the_loss_scale_optimizer_drops_step
     x = np.random.default_rng(0).standard_normal((64, 4)).astype("float32")
     diagnostics = GradientDiagnostics(tmp_path, every_n_steps=5, warn=False)
     model.fit(x, np.full(64, 1e4, "float32"), batch_size=2, verbose=0, callbacks=[diagnostics])
-    steps = int(model.optimizer.iterations)
+    steps = int(model.optimizer.inner_optimizer.iterations)  # the steps it applied
     assert steps < 32  # batches
     assert _logged_steps(tmp_path) == list(range(5, steps + 1, 5))
 
@@ -378,7 +401,10 @@ def test_every_logging_step_is_measured_when_the_loss_scale_optimizer_drops_step
 def _conditionals(function) -> int:
     """``If`` ops in every graph a traced Keras train function holds (nested ones too)."""
 
-    def traced(fn):  # Keras' train function: a Python closure over the outer tf.function
+    def traced(fn):  # Keras' train function: a tf.function, or a closure over one (3.15)
+        if hasattr(fn, "_list_all_concrete_functions"):
+            yield from fn._list_all_concrete_functions()
+            return
         for cell in fn.__closure__ or ():
             if hasattr(cell.cell_contents, "_list_all_concrete_functions"):
                 yield from cell.cell_contents._list_all_concrete_functions()

@@ -285,7 +285,13 @@ class StepOwner:
             update = program.wrap_update(context, update)
         if any(p.skips_nonfinite for p in programs):
             backend.conditional_update(
-                context.finite()[1], update, (tuple(context.grads), tuple(context.variables))
+                context.finite()[1],
+                update,
+                (tuple(context.grads), tuple(context.variables)),
+                # A skipped step still counts where Keras counts it inside the update.
+                optimizer.iterations
+                if _compat.apply_gradients_counts_the_step(optimizer)
+                else None,
             )
         else:
             update(context.grads, context.variables)

@@ -48,20 +48,32 @@ def rare(predicate: Any, true_fn: Callable[[], None]) -> None:
         tf.cond(predicate, true_fn, lambda: None)
 
 
-def conditional_update(predicate: Any, true_fn: Callable[..., None], args: tuple[Any, ...]) -> None:
+def conditional_update(
+    predicate: Any,
+    true_fn: Callable[..., None],
+    args: tuple[Any, ...],
+    counter: Any = None,
+) -> None:
     """Run ``true_fn(*args)`` where ``predicate`` holds, also where it calls ``merge_call``.
+
+    Where it does not, ``counter`` (if given) is incremented instead, as ``true_fn`` would have.
 
     MirroredStrategy allows no ``merge_call`` (which applying gradients makes) inside a
     conditional in a replica context; as ``LossScaleOptimizer`` does, the choice is then made
     in the cross-replica context and ``true_fn`` runs on every replica with its own ``args``.
     """
+
+    def skipped() -> None:
+        if counter is not None:
+            counter.assign_add(1)
+
     context = tf.distribute.get_replica_context()
     if (
         not tf.distribute.has_strategy()
         or context is None
         or _compat.strategy_supports_no_merge_call()
     ):
-        tf.cond(predicate, lambda: true_fn(*args), lambda: None)
+        tf.cond(predicate, lambda: true_fn(*args), skipped)
         return
 
     def choose(distribution: Any, predicate: Any, *args: Any) -> None:
@@ -70,7 +82,7 @@ def conditional_update(predicate: Any, true_fn: Callable[..., None], args: tuple
         def on_every_replica() -> None:
             distribution.extended.call_for_each_replica(true_fn, args=args)
 
-        tf.cond(first, on_every_replica, lambda: None)
+        tf.cond(first, on_every_replica, skipped)
 
     context.merge_call(choose, args=(predicate, *args))
 
