@@ -15,14 +15,10 @@ import numpy as np
 from keras_dnnkit._validation import check_choice
 from keras_dnnkit.diagnostics import _statistics, _tags
 from keras_dnnkit.diagnostics._capture import GradientCapture
+from keras_dnnkit.diagnostics._diagnosis import GradientDiagnosis, resolved_text
 from keras_dnnkit.diagnostics._grouping import Grouping, group_variables
 from keras_dnnkit.diagnostics._tensorboard import FROZEN_LAYERS, GradientBoard, scalar_tags
-from keras_dnnkit.diagnostics.findings import (
-    Finding,
-    Thresholds,
-    gradient_findings,
-    nonfinite_finding,
-)
+from keras_dnnkit.diagnostics.findings import Finding, Thresholds
 from keras_dnnkit.errors import NonfiniteGradientsError
 
 OnNonfinite = Literal["warn", "stop", "raise"]
@@ -303,8 +299,11 @@ class GradientDiagnostics(keras.callbacks.Callback):
             self._fetch()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        """Write what is pending and flush."""
+        """Write what is pending, judge overfitting from the epoch logs, and flush."""
         self._fetch()
+        self._report(
+            self._diagnosis().epoch_end(int(_number(self.model.optimizer.iterations)), logs)
+        )
         if self._board is not None:
             self._board.flush()
 
@@ -375,12 +374,16 @@ class GradientDiagnostics(keras.callbacks.Callback):
             values.append(_number(getattr(inner, self._momentum_name)))
         board.scalars(step, values)
         self.last_logged_step = step
-        for history, norm in zip(self._history, norms, strict=False):
-            history.append(float(norm))
-        layer_norms = [
-            (g.path, list(h)) for g, h in zip(grouping.layers, self._history, strict=False)
-        ]
-        self._report(gradient_findings(layer_norms, step, self.thresholds))
+        names = [g.path.replace("/", ".") for g in grouping.layers]
+        rate = _number(optimizer.learning_rate)
+        self._report(self._diagnosis().measured(step, names, list(norms), columns[4], rate))
+
+    def _diagnosis(self) -> GradientDiagnosis:
+        """The findings' rules and lifecycle for this model (shared with other callbacks)."""
+        judge: GradientDiagnosis | None = getattr(self, "_judge", None)
+        if judge is None or judge.model is not self.model:
+            judge = self._judge = GradientDiagnosis(self.log_dir, self.model, self.thresholds)
+        return judge
 
     def _check_nonfinite(self) -> None:
         capture, grouping = self._capture, self._grouping
@@ -392,23 +395,24 @@ class GradientDiagnostics(keras.callbacks.Callback):
         self._nonfinite_reported = True
         index = int(capture.nonfinite_layer.numpy())
         layer = grouping.layers[index].path if 0 <= index < len(grouping.layers) else None
-        finding = nonfinite_finding(layer, step)
+        changed = self._diagnosis().nonfinite(step, layer)
         if self._board is not None:
             self._board.scalar(_tags.NONFINITE_STEP, float(step), step)
-        self._report([finding])
+        self._report(changed)
         if self.on_nonfinite == "stop":
             self.model.stop_training = True
         elif self.on_nonfinite == "raise":
             self._restore()
-            raise NonfiniteGradientsError(finding.message, layer=layer, step=step)
+            message = next((f.text for f in changed), f"non-finite gradients at step {step}")
+            raise NonfiniteGradientsError(message, layer=layer, step=step)
 
-    def _report(self, findings: list[Finding]) -> None:
-        for finding in findings:
-            if finding.problem in self._reported:
-                continue
-            self._reported.add(finding.problem)
-            self.findings.append(finding)
+    def _report(self, changed: list[Finding]) -> None:
+        """Write the findings that started, reopened or resolved (text, warnings)."""
+        self.findings = list(self._diagnosis().findings)
+        for finding in changed:
+            text = finding.text if finding.current else resolved_text(finding)
+            step = finding.last_step if finding.current else finding.resolved_step
             if self._board is not None:
-                self._board.text(_tags.FINDINGS, finding.message, finding.step)
-            if self.warn:
-                warnings.warn(finding.message, DiagnosticsWarning, stacklevel=2)
+                self._board.text(_tags.FINDINGS, text, int(step or 0))
+            if self.warn and finding.current:
+                warnings.warn(text, DiagnosticsWarning, stacklevel=2)
