@@ -67,7 +67,8 @@ def test_deep_sigmoid_with_standard_normal_init_is_reported_saturated(runs: Any)
     fractions = [s.saturated_fraction for s in run["callback"].last_statistics.values()]
     assert np.median([f for f in fractions if f is not None]) > 0.4
     messages = [str(w.message) for w in run["warnings"] if w.category is DiagnosticsWarning]
-    assert finding.text in messages
+    # One warning when it started (its numbers then); the finding follows the latest probe.
+    assert len([m for m in messages if m.startswith("saturated units: ")]) == 1
 
 
 def test_relu_with_large_negative_bias_is_reported_dead(runs: Any) -> None:

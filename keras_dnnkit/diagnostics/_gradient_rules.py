@@ -116,9 +116,11 @@ def vanishing(
     if not reference > 0:
         return None
     ratios = [m / reference for m in medians[:-1]]
-    if not ratios[0] < thresholds.vanishing_ratio:
+    # Vanishing is a gradient that shrinks towards the input, not none at all: a norm of
+    # exactly 0 is a layer cut off (dead or saturated units, skipped steps), judged elsewhere.
+    if not 0 < ratios[0] < thresholds.vanishing_ratio:
         return None
-    slow = [names[judged[k]] for k, r in enumerate(ratios) if r < thresholds.vanishing_ratio]
+    slow = [names[judged[k]] for k, r in enumerate(ratios) if 0 < r < thresholds.vanishing_ratio]
     first, last = names[judged[0]], names[judged[-1]]
     return Observation(
         "vanishing_gradients",

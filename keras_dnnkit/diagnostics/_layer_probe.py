@@ -272,7 +272,7 @@ def probe_batch(data: Any, max_examples: int, keep_tuples: bool = False) -> Any:
     """
     if hasattr(data, "element_spec"):  # a tf.data.Dataset: take its first batch
         data = next(iter(data))
-    if isinstance(data, tuple) and not keep_tuples:
+    if isinstance(data, tuple) and not (keep_tuples and _arrays_of_one_batch(data)):
         data = data[0]
     leaves = keras.tree.flatten(data)
     if not leaves or any(len(np.shape(leaf)) == 0 or np.shape(leaf)[0] == 0 for leaf in leaves):
@@ -281,6 +281,12 @@ def probe_batch(data: Any, max_examples: int, keep_tuples: bool = False) -> Any:
             f"list/dict of them). Received: probe={_describe(data)}"
         )
     return keras.tree.map_structure(lambda leaf: np.asarray(leaf)[:max_examples], data)
+
+
+def _arrays_of_one_batch(parts: tuple[Any, ...]) -> bool:
+    """Whether every part is an array with the same (non-zero) number of examples."""
+    lengths = {np.shape(p)[0] if len(np.shape(p)) else 0 for p in parts if hasattr(p, "shape")}
+    return len(lengths) == 1 and 0 not in lengths and all(hasattr(p, "shape") for p in parts)
 
 
 def model_inputs(probe: Any, model: Any) -> Any:
