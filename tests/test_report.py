@@ -88,7 +88,7 @@ def test_table_lists_layers_in_order_then_findings(logs: Any, capsys: Any) -> No
         "hidden_3",
         "output",
     ]
-    assert any(line.startswith("findings (") for line in lines)
+    assert any(line.startswith("current findings (") for line in lines)
     assert "dead_units: dead units:" in out
     _, healthy, _ = _report(capsys, logs["healthy"])
     assert healthy.rstrip().endswith("no current findings")
