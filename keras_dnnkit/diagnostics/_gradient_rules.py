@@ -203,7 +203,11 @@ def updates(
     judged = [i for i in _judged(names, facts) if len(window[i]) >= thresholds.window]
     if not judged or not _finite([window[i] for i in judged]):
         return None
-    medians = {names[i]: _median(window[i]) for i in judged}
+    # A layer that is not updated at all (ratio 0: dead or identical units, no gradient) is
+    # cut off, not slow: its own finding says why; the typical update is among the others.
+    medians = {names[i]: m for i in judged if (m := _median(window[i])) > 0}
+    if not medians:
+        return None
     typical = _median(list(medians.values()))
     rates = [r for r in learning_rates if math.isfinite(r)]
     annealed = bool(rates) and rates[-1] < 0.1 * max(rates)

@@ -1,10 +1,16 @@
 """Rules on the epoch logs: overfitting.
 
 Overfitting (chapter 11; early stopping's signal): the validation loss has made no new best
-for ``patience`` epochs while the training loss kept falling (to at most half its value at
-the best epoch), and either the validation loss has risen above its best (by
-:data:`RISE` or more) or the gap between the two is wide (validation at least :data:`WIDE`
-times training) and growing. It resolves when the validation loss makes a new best.
+for ``patience`` epochs while the training loss kept falling (to at most :data:`FALL` of its
+value at the best epoch), the gap between the two is wide (validation at least :data:`WIDE`
+times training), and the validation loss has risen above its best (by :data:`RISE` or more)
+or the gap keeps growing. It resolves when the validation loss makes a new best.
+
+Calibrated on the diagnosis benchmark: 100 training digits (4 x 256 ReLU, Adam, 150
+epochs) end at a training loss of 1.6e-05 against a validation loss of 1.46 (best 0.88);
+a healthy 6 x 128 ReLU net with dropout under SGD, whose validation loss rose 22 % above
+its best in 5 epochs while its training loss fell to 0.088, ends at a ratio of 3.1 (its
+validation accuracy stayed at 0.95): not reported.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from keras_dnnkit.diagnostics.findings import Observation, format_number
 
 RISE = 1.1
 """Validation loss this many times its best counts as rising."""
-WIDE = 3.0
+WIDE = 5.0
 """Validation loss this many times the training loss is a wide gap."""
 FALL = 0.5
 """The training loss must have fallen to this share of its value at the best epoch."""
@@ -76,10 +82,11 @@ def overfitting(epochs: EpochLosses, patience: int, facts: ModelFacts) -> Observ
     train_now, val_now = epochs[-1]
     if not train_now <= FALL * train_best:
         return None
+    if val_now < WIDE * max(train_now, 1e-12):
+        return None
     rising = val_now >= RISE * val_best
-    gap_now, gap_best = val_now - train_now, val_best - train_best
-    wide = val_now >= WIDE * max(train_now, 1e-12) and gap_now > gap_best
-    if not (rising or wide):
+    growing = val_now - train_now > val_best - train_best
+    if not (rising or growing):
         return None
     return Observation(
         "overfitting",
