@@ -72,8 +72,13 @@ class GradientDiagnostics(keras.callbacks.Callback):
     ``updates/ratio`` (||delta w|| / ||w||); plus ``gradients/global_norm``,
     ``optimizer/learning_rate`` and ``optimizer/momentum`` (momentum or beta_1). Also
     gradient histograms, a custom-scalars layout ("gradient flow": every layer's gradient
-    norm in one chart; switch its y axis to log in TensorBoard), and findings as text
-    (tag ``findings``) and :class:`DiagnosticsWarning`, at most once per problem per epoch.
+    norm in one chart; switch its y axis to log in TensorBoard), and findings (vanishing or
+    exploding gradients, NaN/Inf, updates too small or too large for their weights, symmetric
+    units, the model's recipe, overfitting from the epoch logs): one per problem and place,
+    current until the window no longer shows it, then resolved; kept in
+    ``<log_dir>/dnnkit_findings.json`` (shared with ``ActivationDiagnostics``), as text
+    (tag ``findings``) when they start, reopen or resolve, and as :class:`DiagnosticsWarning`
+    when they start.
 
     Args:
         log_dir: where to write the event files.
@@ -84,13 +89,15 @@ class GradientDiagnostics(keras.callbacks.Callback):
             (skip that update and end training at the end of the batch); ``"raise"`` (skip
             it and raise :class:`~keras_dnnkit.errors.NonfiniteGradientsError`). With
             ``"stop"`` and ``"raise"`` the model only ever holds finite weights.
-        thresholds: when gradients count as vanishing or exploding.
+        thresholds: when gradients count as vanishing or exploding, updates as too small or
+            too large, and the epoch logs as overfitting.
         per_variable: also log every variable's statistics (``gradients/norm/per_variable``...).
         histogram_sample_size: gradient values per layer kept for a histogram.
         warn: also issue findings as Python warnings.
 
     Attributes:
-        findings: every :class:`~keras_dnnkit.diagnostics.Finding` reported so far.
+        findings: every :class:`~keras_dnnkit.diagnostics.Finding` of the run so far,
+            current and resolved (those of other callbacks on the same ``log_dir`` too).
 
     Example:
         >>> import keras, numpy as np, tempfile

@@ -78,8 +78,8 @@ class Diagnosis:
     def _model_checks(self) -> tuple[list[Problem], list[Observation]]:
         checked: list[Problem] = ["symmetric_units"]
         found = [_recipe.symmetric_units(self.model)]
-        if id(self.model) not in self.tracker.recipe_checked:
-            self.tracker.recipe_checked.add(id(self.model))
+        if self.model not in self.tracker.recipe_checked:
+            self.tracker.recipe_checked.add(self.model)
             checked.append("recipe")
             found.append(_recipe.recipe(self.model, self.facts))
         return checked, [f for f in found if f is not None]

@@ -167,7 +167,13 @@ def _batch_statistics_call(layer: Any) -> Any:
     def call(inputs: Any, training: Any = None, mask: Any = None) -> Any:
         compute_dtype = keras.backend.result_type(inputs.dtype, "float32")
         inputs = keras.ops.cast(inputs, compute_dtype)
-        mean, variance = layer._moments(inputs, mask)
+        moments = getattr(layer, "_moments", None)  # Keras' own (masks, synchronized)
+        if moments is not None:
+            mean, variance = moments(inputs, mask)
+        else:
+            axis = layer.axis % len(inputs.shape)
+            axes = [i for i in range(len(inputs.shape)) if i != axis]
+            mean, variance = keras.ops.moments(inputs, axes=axes)
         gamma = keras.ops.cast(layer.gamma, compute_dtype) if layer.scale else None
         beta = keras.ops.cast(layer.beta, compute_dtype) if layer.center else None
         outputs = keras.ops.batch_normalization(

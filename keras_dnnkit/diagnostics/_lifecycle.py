@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import Collection, Sequence
 from dataclasses import replace
+from typing import Any
 
 from keras_dnnkit.diagnostics._findings_file import read_findings, write_findings
 from keras_dnnkit.diagnostics.findings import (
@@ -68,7 +70,7 @@ class FindingTracker:
         self._findings: list[Finding] = []
         self._nonfinite_step: int | None = None
         self._lock = threading.Lock()
-        self.recipe_checked: set[int] = set()  # ids of the models whose recipe was checked
+        self.recipe_checked: weakref.WeakSet[Any] = weakref.WeakSet()  # models checked
         self.epoch_losses: dict[int, tuple[float, float]] = {}  # step -> (loss, val_loss)
         if self.log_dir is not None:
             self._findings = [Finding.from_dict(f) for f in read_findings(self.log_dir)]
