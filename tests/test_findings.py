@@ -277,3 +277,14 @@ def test_two_places_found_at_one_step_both_reach_the_file(tmp_path: Path) -> Non
         200, ["dead_units"], [_observe("dead_units", "d1"), _observe("dead_units", "d9")]
     )
     assert [f["layers"] for f in read_findings(tmp_path)] == [["d1"], ["d9"]]
+
+
+def test_gradient_diagnostics_checks_its_thresholds_argument(tmp_path: Path) -> None:
+    from keras_dnnkit.callbacks import GradientDiagnostics
+
+    with pytest.raises(ValueError, match=r"thresholds must be a .*Received: thresholds=\{'window'"):
+        GradientDiagnostics(tmp_path, thresholds={"window": 3})  # type: ignore[arg-type]
+    config = GradientDiagnostics(
+        tmp_path, thresholds=Thresholds(update_ratio_low=1e-5)
+    ).get_config()
+    assert GradientDiagnostics.from_config(config).thresholds.update_ratio_low == 1e-5

@@ -134,6 +134,11 @@ class GradientDiagnostics(keras.callbacks.Callback):
                 f"({every_n_steps}). Received: histogram_every_n_steps={histogram_every_n_steps}"
             )
         check_choice("on_nonfinite", on_nonfinite, ON_NONFINITE)
+        if thresholds is not None and not isinstance(thresholds, Thresholds):
+            raise ValueError(
+                "Argument thresholds must be a keras_dnnkit.diagnostics.Thresholds (e.g. "
+                f"Thresholds(window=3)) or None. Received: thresholds={thresholds!r}"
+            )
         _check_steps("histogram_sample_size", histogram_sample_size)
         self.log_dir = os.fspath(log_dir)
         self.every_n_steps = every_n_steps
