@@ -124,8 +124,8 @@ def recipe(model: Any, facts: ModelFacts) -> Observation | None:
     ]
     if len(saturating) >= DEEP_SATURATING and not (facts.batch_norm or facts.layer_norm):
         issues.append(
-            f"{len(saturating)} stacked sigmoid/tanh layers without batch normalization "
-            f"({layer_list(saturating)})"
+            f"{len(saturating)} stacked sigmoid/tanh layers without batch normalization: "
+            f"{layer_list(saturating)}"
         )
         advice.append(
             "ReLU-family activations with He initialization, or batch "
