@@ -288,3 +288,13 @@ def test_gradient_diagnostics_checks_its_thresholds_argument(tmp_path: Path) -> 
         tmp_path, thresholds=Thresholds(update_ratio_low=1e-5)
     ).get_config()
     assert GradientDiagnostics.from_config(config).thresholds.update_ratio_low == 1e-5
+
+
+def test_a_cleared_log_dir_starts_afresh(tmp_path: Path) -> None:
+    from keras_dnnkit.diagnostics._lifecycle import tracker_for
+
+    tracker = tracker_for(tmp_path)
+    tracker.observe(0, ["dead_units"], [_observe("dead_units", "d1")])
+    assert tracker_for(tmp_path) is tracker
+    Path(findings_path(tmp_path)).unlink()  # the user cleared the run's directory
+    assert tracker_for(tmp_path).findings == []

@@ -27,7 +27,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import Any
 
-from keras_dnnkit.diagnostics._findings_file import read_findings, write_findings
+from keras_dnnkit.diagnostics._findings_file import findings_path, read_findings, write_findings
 from keras_dnnkit.diagnostics.findings import (
     GRADIENT_PROBLEMS,
     Finding,
@@ -182,6 +182,8 @@ def tracker_for(log_dir: str | os.PathLike[str]) -> FindingTracker:
     """
     key = os.path.realpath(os.fspath(log_dir))
     with _TRACKERS_LOCK:
-        if key not in _TRACKERS:
-            _TRACKERS[key] = FindingTracker(log_dir)
-        return _TRACKERS[key]
+        tracker = _TRACKERS.get(key)
+        if tracker is None or (tracker.findings and not os.path.exists(findings_path(log_dir))):
+            # New, or its directory was cleared since (a notebook re-running into one path).
+            tracker = _TRACKERS[key] = FindingTracker(log_dir)
+        return tracker
