@@ -11,9 +11,11 @@ the interquartile range are shown. Then the start-up cost: the first two steps o
 and of a later fit, plain and with GradientDiagnostics, on fresh models; and, on those two
 models (each already fitted in its mode), several later short fits (``fit(epochs=1)`` of a
 few steps), interleaved: the median wall time of the whole ``fit`` call and of its first
-step, side by side, their difference, and how many step variants the owner traced. (The
-first fit of a model after another model ran was slower in plain Keras too, without a
-retrace: 0.6 s here for the MLP, 3-5 s for MobileNetV2; compare the medians.)
+step, side by side, their difference, and how many step variants the owner traced; the
+same again on the steady-state model, fitted in both modes, which leaves out the difference
+between instances (a short fit's steps took 1.5 times as long on one MobileNetV2 as on the
+other). The first fit of a model after another model ran was slower in plain Keras too,
+without a retrace (0.6 s here for the MLP, 3-5 s for MobileNetV2): compare the medians.
 The "extra pass" logger is the approach the callback replaces: every N steps, a separate
 GradientTape forward and backward pass on a batch, whose per-layer norms are written with
 tf.summary.
@@ -22,8 +24,10 @@ Last, MobileNetV2 (alpha 0.35, 32 x 32 x 3 random images, 10 classes, batch 32):
 first-fit start-up on fresh models (the first two steps; with GradientDiagnostics also its
 first logging step, where the measuring step is traced), the later-fit start-up as for the
 MLP, and the steady state plain vs with GradientDiagnostics (defaults) on one model, paired
-and rotated as above, with fewer rounds (``--mobilenet-rounds``; 0 skips it). Each steady
-fit runs 10 warm-up steps and 100 measured ones, so its window holds one logging step.
+and rotated as above, with fewer rounds (``--mobilenet-rounds``; 0 skips it), then the
+later-fit start-up on that model. Each steady fit runs 10 warm-up steps and 100 measured
+ones, so its window holds one logging step. With 3-4 rounds single rounds scatter by
++-10-30 % on a busy machine: run more rounds for a number to quote.
 
 Load averages (1, 5, 15 min) are printed beside every section: the timings are only as
 good as the machine was quiet.
@@ -304,6 +308,11 @@ def _mobilenet(rounds: int, later: int, log_dir: str) -> None:
         "ms per step;\nratio to plain fit: median of the per-round ratios [interquartile range]."
     )
     _steady(ours, ways, rounds, fit)
+    print(
+        "Later-fit start-up, the same on one model, the steady-state one (already fitted in\n"
+        f"both modes; instances differ, this pairs without that; {_load()}):"
+    )
+    _later_fits({"plain fit": ours, "GradientDiagnostics": ours}, ways, later, short_fit)
     print(f"  (MobileNetV2 rows took {time.perf_counter() - began:.0f} s; {_load()})")
 
 
@@ -393,6 +402,11 @@ def main() -> None:
         "median [min-max] wall time of the whole fit call and of its first step:"
     )
     _later_fits(fresh, ways, later, short_fit)
+    print(
+        "Later-fit start-up, the same on one model, the steady-state one (already fitted in\n"
+        f"both modes; instances differ, this pairs without that; {_load()}):"
+    )
+    _later_fits({"plain fit": model, "GradientDiagnostics": model}, ways, later, short_fit)
     if mobilenet_rounds > 0:
         _mobilenet(mobilenet_rounds, later, log_dir)
     else:

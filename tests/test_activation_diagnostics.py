@@ -13,7 +13,11 @@ import tensorflow as tf
 import keras_dnnkit
 from keras_dnnkit.callbacks import ActivationDiagnostics, DiagnosticsWarning
 from keras_dnnkit.diagnostics import _tags
-from keras_dnnkit.diagnostics._activation_findings import LayerActivation, activation_findings
+from keras_dnnkit.diagnostics._activation_findings import (
+    LayerActivation,
+    dead_units,
+    saturated_units,
+)
 from keras_dnnkit.diagnostics._activation_statistics import (
     activation_family,
     activation_floor,
@@ -21,6 +25,7 @@ from keras_dnnkit.diagnostics._activation_statistics import (
 )
 from keras_dnnkit.diagnostics._events import read_scalars, read_texts
 from keras_dnnkit.diagnostics._layer_probe import LayerProbe, probe_batch
+from keras_dnnkit.diagnostics._model_facts import ModelFacts
 from tests._activation_runs import digits, mlp, train
 
 PROBE = digits().x_train[:256]
@@ -51,14 +56,18 @@ def _problems(run: dict[str, Any]) -> list[str]:
 @pytest.mark.slow
 def test_deep_sigmoid_with_standard_normal_init_is_reported_saturated(runs: Any) -> None:
     run = runs["saturated"]
-    assert set(_problems(run)) == {"saturated_units"}
-    finding = run["callback"].findings[0]
+    # 20 sigmoid layers without batch normalization also break the recipe.
+    assert set(_problems(run)) == {"saturated_units", "recipe"}
+    finding = next(f for f in run["callback"].findings if f.problem == "saturated_units")
     assert finding.message.startswith("saturated units: ")
-    assert "batch normalization" in finding.message
+    assert len(finding.layers) > 10  # one finding names every saturated layer
+    assert "batch normalization" in finding.advice
+    assert "Glorot" not in finding.advice  # sigmoid + Glorot vanishes: no cure
     fractions = [s.saturated_fraction for s in run["callback"].last_statistics.values()]
     assert np.median([f for f in fractions if f is not None]) > 0.4
     messages = [str(w.message) for w in run["warnings"] if w.category is DiagnosticsWarning]
-    assert finding.message in messages
+    # One warning when it started (its numbers then); the finding follows the latest probe.
+    assert len([m for m in messages if m.startswith("saturated units: ")]) == 1
 
 
 @pytest.mark.slow
@@ -69,7 +78,8 @@ def test_relu_with_large_negative_bias_is_reported_dead(runs: Any) -> None:
     assert stats["hidden_1"].dead_fraction == 1.0  # second hidden layer: nothing gets through
     assert stats["output"].dead_fraction is None  # output layer: never judged
     finding = next(f for f in run["callback"].findings if f.problem == "dead_units")
-    assert "Try leaky ReLU/ELU, He initialization, or a lower learning rate." in finding.message
+    assert "at 0 (ReLU's floor)" in finding.message
+    assert finding.advice.startswith("The biases are negative (mean -5): initialize them at 0.")
 
 
 @pytest.mark.slow
@@ -88,12 +98,15 @@ def test_he_elu_batch_norm_twin_reports_nothing(runs: Any) -> None:
 
 
 @pytest.mark.slow
-def test_findings_at_most_once_per_problem_per_epoch(runs: Any) -> None:
+def test_one_finding_per_problem_and_place_over_the_whole_run(runs: Any) -> None:
     run = runs["dead"]  # 2 epochs of 20 steps, logged at steps 0, 10, 20, 30, 40
     dead = [f for f in run["callback"].findings if f.problem == "dead_units"]
-    assert [f.step for f in dead] == [0, 30]  # steps 1-20 are epoch 0, 21-40 epoch 1
+    assert [(f.first_step, f.last_step, f.status) for f in dead] == [(0, 40, "current")]
+    assert dead[0].layers == tuple(f"hidden_{i}" for i in range(8))
     texts = read_texts(run["log_dir"])[_tags.FINDINGS]
-    assert [step for step, _ in texts] == [0, 30]
+    assert [step for step, _ in texts] == [0]  # written when it started, not at every probe
+    warned = [w for w in run["warnings"] if w.category is DiagnosticsWarning]
+    assert len(warned) == 1
 
 
 @pytest.mark.slow
@@ -191,17 +204,37 @@ def test_probe_forms() -> None:
     [
         ({"probe": None}, "Argument probe is required"),
         ({"probe": np.zeros((0, 4))}, "Argument probe must hold at least one example"),
-        ({"every_n_steps": 0}, "Argument every_n_steps must be > 0. Received: every_n_steps=0"),
-        ({"every_n_steps": 2.5}, "Argument every_n_steps must be an int"),
+        (
+            {"every_n_steps": 0},
+            "Argument every_n_steps must be an int >= 1. Received: every_n_steps=0",
+        ),
+        (
+            {"every_n_steps": 2.5},
+            "Argument every_n_steps must be an int >= 1. Received: every_n_steps=2.5",
+        ),
+        ({"window": "3"}, "Argument window must be an int >= 1. Received: window='3'"),
+        ({"warn": "yes"}, "Argument warn must be True or False. Received: warn='yes'"),
+        ({"dead_threshold": "0.5"}, "dead_threshold must be a fraction in"),
+        ({"log_dir": None}, "Argument log_dir must be a directory path .* Received: log_dir=None"),
+        ({"log_dir": ""}, "Argument log_dir must be a directory path"),
         ({"dead_threshold": 1.5}, r"dead_threshold must be a fraction in \(0, 1\]"),
         ({"saturated_threshold": 0}, "saturated_threshold=0"),
         ({"max_probe_examples": 0}, "max_probe_examples=0"),
     ],
 )
 def test_bad_arguments_are_named(tmp_path: Path, kwargs: dict[str, Any], message: str) -> None:
-    arguments = {"probe": np.ones((4, 4)), **kwargs}
+    arguments = {"log_dir": tmp_path, "probe": np.ones((4, 4)), **kwargs}
     with pytest.raises(ValueError, match=message):
-        ActivationDiagnostics(tmp_path, **arguments)
+        ActivationDiagnostics(**arguments)
+
+
+def test_log_dir_that_is_a_file_or_cannot_be_created(tmp_path: Path) -> None:
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("hi")
+    with pytest.raises(ValueError, match="must be a directory, not a file. Received: log_dir="):
+        ActivationDiagnostics(a_file, probe=np.ones((4, 4)))
+    with pytest.raises(ValueError, match="is not a writable directory"):
+        ActivationDiagnostics(a_file / "run", probe=np.ones((4, 4)))
 
 
 @pytest.mark.slow
@@ -290,17 +323,21 @@ def test_constant_input_has_no_variance_ratio() -> None:
     assert stats.variance_ratio is None and stats.variance == pytest.approx(2 / 3)
 
 
-def test_rules_name_the_worst_layer_and_count_the_others() -> None:
+def test_rules_name_every_layer_and_the_worst() -> None:
     layers = [
-        LayerActivation("dense", 0.6, None),
-        LayerActivation("dense_1", 0.9, None),
+        LayerActivation("dense", 0.6, None, "elu", -1.0),
+        LayerActivation("dense_1", 0.9, None, "elu", -1.0),
         LayerActivation("dense_2", 0.4, 0.7),
     ]
-    dead, saturated = activation_findings(layers, step=7, dead_threshold=0.5)
-    assert (dead.layer, dead.step) == ("dense_1", 7)
-    assert "90% of dense_1's units" in dead.message and "(1 other layer too: dense)" in dead.message
-    assert saturated.layer == "dense_2"
-    assert activation_findings(layers, step=7, dead_threshold=0.95, saturated_threshold=0.8) == []
+    dead = dead_units(layers, threshold=0.5)
+    assert dead is not None and dead.layers == ("dense", "dense_1")
+    assert "90% of dense_1's units sit at their floor of -1" in dead.message  # ELU's real floor
+    assert "(2 layers: dense, dense_1)" in dead.message
+    saturated = saturated_units(layers, ModelFacts(batch_norm=True))
+    assert saturated is not None and saturated.layers == ("dense_2",)
+    assert "batch normalization" not in saturated.advice  # the model already has it
+    assert dead_units(layers, threshold=0.95) is None
+    assert saturated_units(layers, ModelFacts(), threshold=0.8) is None
 
 
 @pytest.mark.slow

@@ -87,7 +87,7 @@ def test_deep_sigmoid_with_small_random_init_is_reported_as_vanishing(sigmoid_ru
     vanishing = [f for f in callback.findings if f.problem == "vanishing_gradients"]
     assert vanishing, callback.findings
     assert vanishing[0].layer == "hidden_00"
-    assert "He initialization" in vanishing[0].message
+    assert "He initialization" in vanishing[0].advice
     # once per problem per epoch: 3 epochs, 3 reports at most
     assert 1 <= len(vanishing) <= 3
     assert len([w for w in caught if "vanishing" in str(w.message)]) == len(vanishing)

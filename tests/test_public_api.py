@@ -27,7 +27,7 @@ PUBLIC = {
     "keras_dnnkit.data": ["Split", "load_digits"],
     "keras_dnnkit.diagnostics": [
         "PROBLEMS", "ActivationDiagnostics", "Finding", "GradientDiagnostics", "Problem",
-        "Thresholds", "gradient_findings", "nonfinite_finding",
+        "Thresholds", "gradient_findings", "nonfinite_finding", "read_findings",
     ],
     "keras_dnnkit.errors": [
         "DnnkitError", "DuplicateComponentError", "KerasVersionError", "NonfiniteGradientsError",

@@ -14,12 +14,12 @@ import tensorflow as tf
 from keras_dnnkit.callbacks import ActivationDiagnostics, GradientDiagnostics
 from keras_dnnkit.cli.main import main
 from keras_dnnkit.diagnostics import _tags
-from keras_dnnkit.diagnostics._activation_findings import LayerActivation, activation_findings
-from keras_dnnkit.diagnostics._report import build_report, finding_from_text
+from keras_dnnkit.diagnostics._findings_file import KEYS, write_findings
+from keras_dnnkit.diagnostics._report import build_report
 from tests._activation_runs import digits, mlp, train
 
 PROBE = digits().x_train[:128]
-FINDING_KEYS = ["problem", "layer", "step", "message"]
+FINDING_KEYS = list(KEYS)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,8 @@ def test_json_has_exactly_layers_and_findings(logs: Any, capsys: Any) -> None:
     status, out, _ = _report(capsys, logs["dead"], "--json")
     assert status == 0
     document = json.loads(out)
-    assert list(document) == ["layers", "findings"]
+    assert list(document) == ["layers", "findings", "resolved_findings", "gradient_statistics"]
+    assert document["gradient_statistics"] is True
     names = [layer["name"] for layer in document["layers"]]
     assert names == ["hidden_0", "hidden_1", "hidden_2", "hidden_3", "output"]
     first = document["layers"][0]
@@ -60,8 +61,9 @@ def test_json_has_exactly_layers_and_findings(logs: Any, capsys: Any) -> None:
     for finding in document["findings"]:
         assert list(finding) == FINDING_KEYS
     dead = [f for f in document["findings"] if f["problem"] == "dead_units"]
-    assert len(dead) == 1 and dead[0]["layer"].startswith("hidden_")
-    assert dead[0]["step"] == 20  # the last logged step: recomputed from the final window
+    assert len(dead) == 1 and dead[0]["layers"][0].startswith("hidden_")
+    assert (dead[0]["first_step"], dead[0]["last_step"]) == (0, 20)  # one finding, all steps
+    assert dead[0]["status"] == "current" and dead[0]["advice"].startswith("The biases are")
 
 
 @pytest.mark.slow
@@ -87,26 +89,20 @@ def test_table_lists_layers_in_order_then_findings(logs: Any, capsys: Any) -> No
         "hidden_3",
         "output",
     ]
-    assert any(line.startswith("findings (") for line in lines)
+    assert any(line.startswith("current findings (") for line in lines)
     assert "dead_units: dead units:" in out
     _, healthy, _ = _report(capsys, logs["healthy"])
-    assert healthy.rstrip().endswith("no findings")
+    assert healthy.rstrip().endswith("no current findings")
 
 
 @pytest.mark.slow
-def test_report_recomputes_with_the_callbacks_rules(tmp_path: Path) -> None:
-    callback = ActivationDiagnostics(tmp_path, probe=PROBE, every_n_steps=100, warn=False)
-    train(mlp("saturated", depth=20), [callback])  # logged at steps 0 and 20 (the end)
-    expected = activation_findings(
-        [
-            LayerActivation(name, s.dead_fraction, s.saturated_fraction)
-            for name, s in callback.last_statistics.items()
-        ],
-        step=20,
-    )
-    report = build_report(tmp_path, window=1)
-    assert [f for f in report.findings if f.step == 20] == expected
-    assert [f.step for f in report.findings if f.problem == "saturated_units"][-1] == 20
+def test_report_shows_the_findings_the_callbacks_kept(logs: Any) -> None:
+    from keras_dnnkit.diagnostics._lifecycle import tracker_for
+
+    report = build_report(logs["dead"])
+    assert [f.to_dict() for f in report.findings] == [
+        f.to_dict() for f in tracker_for(logs["dead"]).findings
+    ]
 
 
 def test_nonexistent_log_dir_is_named(tmp_path: Path, capsys: Any) -> None:
@@ -147,14 +143,12 @@ def test_console_script_in_a_fresh_process(logs: Any) -> None:
 # ---------------------------------------------------------------- hand-written event files
 
 
-def _write(log_dir: Path, scalars: dict[str, list[tuple[int, float]]], texts: Any = ()) -> None:
+def _write(log_dir: Path, scalars: dict[str, list[tuple[int, float]]]) -> None:
     writer = tf.summary.create_file_writer(str(log_dir))
     with writer.as_default():
         for tag, points in scalars.items():
             for step, value in points:
                 tf.summary.scalar(tag, value, step=step)
-        for step, text in texts:
-            tf.summary.text(_tags.FINDINGS, text, step=step)
     writer.close()
 
 
@@ -177,45 +171,40 @@ def test_medians_over_the_last_window(tmp_path: Path) -> None:
     tag = _tags.layer_tag(_tags.DEAD_FRACTION, 0, "dense")
     _write(tmp_path, {tag: [(0, 1.0), (10, 0.1), (20, 0.2), (30, 0.9)]})
     assert build_report(tmp_path, window=3).layers[0].values["dead_fraction"] == pytest.approx(0.2)
-    findings = build_report(tmp_path, window=1).findings
-    assert [(f.problem, f.layer, f.step) for f in findings] == [("dead_units", "dense", 30)]
+    assert build_report(tmp_path).findings == ()  # findings come from the findings file only
 
 
-def test_logged_findings_and_nonfinite_step_are_kept(tmp_path: Path) -> None:
-    norm = _tags.layer_tag(_tags.GRADIENT_NORM, 0, "dense_1")
-    _write(
-        tmp_path,
-        {norm: [(50, 1.0)], _tags.NONFINITE_STEP: [(63, 63.0)]},
-        texts=[(40, "saturated units: 80% of dense_1's sigmoid/tanh units ..."), (45, "hello")],
-    )
-    findings = build_report(tmp_path).findings
-    assert [(f.problem, f.layer, f.step) for f in findings] == [
-        ("saturated_units", "dense_1", 40),
-        ("nonfinite_gradients", None, 63),
-    ]
-    assert "step 63" in findings[1].message
+def _finding(problem: str, status: str, first: int, resolved: int | None = None) -> dict[str, Any]:
+    return {
+        "problem": problem,
+        "layers": ["dense"],
+        "first_step": first,
+        "last_step": first + 10,
+        "status": status,
+        "resolved_step": resolved,
+        "message": f"{problem.replace('_', ' ')}: ...",
+        "advice": "Try ...",
+    }
 
 
-def test_duplicates_keep_the_latest(tmp_path: Path) -> None:
-    text = "dead units: 70% of dense's units output nothing"
-    _write(
-        tmp_path,
-        {_tags.layer_tag(_tags.DEAD_FRACTION, 0, "dense"): [(5, 0.7)]},
-        [(1, text), (3, text)],
-    )
-    findings = build_report(tmp_path).findings
-    assert [(f.problem, f.step) for f in findings] == [("dead_units", 5)]
+def test_current_and_resolved_findings_apart(tmp_path: Path, capsys: Any) -> None:
+    _write(tmp_path, {_tags.layer_tag(_tags.GRADIENT_NORM, 0, "dense"): [(50, 1.0)]})
+    write_findings(tmp_path, [_finding("dead_units", "resolved", 0, 40)])
+    status, out, _ = _report(capsys, str(tmp_path), "--fail-on-findings")
+    assert status == 0, out  # only a resolved finding: the run is healthy now
+    assert "no current findings" in out
+    assert "resolved findings (1):\n- steps 0-10, resolved at step 40, dead_units" in out
+    write_findings(tmp_path, [_finding("vanishing_gradients", "current", 20)])
+    status, out, _ = _report(capsys, str(tmp_path), "--fail-on-findings", "--json")
+    document = json.loads(out)
+    assert status == 1
+    assert [f["problem"] for f in document["findings"]] == ["vanishing_gradients"]
+    assert [f["problem"] for f in document["resolved_findings"]] == ["dead_units"]
 
 
-def test_finding_from_text() -> None:
-    layers = ["dense", "dense_1", "encoder.dense"]
-    assert finding_from_text("no problem here", 1, layers) is None
-    nan = finding_from_text("non-finite gradients: NaN at step 3, in dense_1 (the layer", 3, layers)
-    assert nan is not None and (nan.problem, nan.layer) == ("nonfinite_gradients", "dense_1")
-    nested = finding_from_text("vanishing gradients: encoder.dense's norm is tiny.", 9, layers)
-    assert nested is not None and (nested.problem, nested.layer) == (
-        "vanishing_gradients",
-        "encoder.dense",
-    )
-    ends = finding_from_text("exploding gradients: worst is dense.", 9, layers)
-    assert ends is not None and ends.layer == "dense"
+def test_a_run_without_gradient_statistics_says_so_and_fails(tmp_path: Path, capsys: Any) -> None:
+    _write(tmp_path, {_tags.layer_tag(_tags.ACTIVATION_MEAN, 0, "dense"): [(0, 0.5)]})
+    status, out, _ = _report(capsys, str(tmp_path), "--fail-on-findings")
+    assert status == 1
+    assert "no gradient statistics" in out and "GradientDiagnostics" in out
+    assert _report(capsys, str(tmp_path))[0] == 0  # without --fail-on-findings: just a report

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections import deque
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import asdict, fields
 from typing import Any, Literal
@@ -16,6 +15,7 @@ from keras_dnnkit._numbers import to_float
 from keras_dnnkit._validation import check_choice, check_log_dir
 from keras_dnnkit.diagnostics import _statistics, _tags
 from keras_dnnkit.diagnostics._capture import GradientCapture, GradientProgram
+from keras_dnnkit.diagnostics._diagnosis import GradientDiagnosis, resolved_text
 from keras_dnnkit.diagnostics._references import reference_layers
 from keras_dnnkit.diagnostics._tensorboard import (
     FROZEN_LAYERS,
@@ -23,12 +23,7 @@ from keras_dnnkit.diagnostics._tensorboard import (
     GradientBoard,
     scalar_tags,
 )
-from keras_dnnkit.diagnostics.findings import (
-    Finding,
-    Thresholds,
-    gradient_findings,
-    nonfinite_finding,
-)
+from keras_dnnkit.diagnostics.findings import Finding, Thresholds
 from keras_dnnkit.errors import NonfiniteGradientsError
 from keras_dnnkit.training import Priority, StepOwner, StepProgram
 
@@ -108,8 +103,12 @@ class GradientDiagnostics(keras.callbacks.Callback):
     ``gradients/max_abs``, ``gradients/flow`` and ``updates/ratio`` (||delta w|| / ||w||);
     plus ``gradients/global_norm``, ``optimizer/learning_rate`` and ``optimizer/momentum``
     (the momentum or beta_1 in use, scheduled or not). Also gradient histograms, a
-    custom-scalars layout and findings as text (tag ``findings``) and
-    :class:`DiagnosticsWarning`, at most once per problem per epoch.
+    custom-scalars layout, and findings (vanishing or exploding gradients, NaN/Inf, updates
+    too small or too large for their weights, symmetric units, the model's recipe, overfitting
+    from the epoch logs): one per problem and place, current until the window no longer shows
+    it, then resolved; kept in ``<log_dir>/dnnkit_findings.json`` (shared with
+    ``ActivationDiagnostics``), as text (tag ``findings``) when they start, reopen or
+    resolve, and as :class:`DiagnosticsWarning` when they start.
 
     Args:
         log_dir: where to write the event files (created now if missing).
@@ -119,14 +118,16 @@ class GradientDiagnostics(keras.callbacks.Callback):
         on_nonfinite: what to do when a gradient holds NaN or Inf: ``"warn"``; ``"stop"``
             (skip that update and end training at the end of the batch); ``"raise"`` (skip
             it and raise :class:`~keras_dnnkit.errors.NonfiniteGradientsError`).
-        thresholds: when gradients count as vanishing or exploding (a ``Thresholds`` or a
-            dict of its fields).
+        thresholds: when gradients count as vanishing or exploding, updates as too small or
+            too large, and the epoch logs as overfitting (a ``Thresholds`` or a dict of its
+            fields).
         per_variable: also log every variable's statistics (``gradients/norm/per_variable``...).
         histogram_sample_size: gradient values per layer kept for a histogram.
         warn: also issue findings as Python warnings.
 
     Attributes:
-        findings: every :class:`~keras_dnnkit.diagnostics.Finding` reported so far.
+        findings: every :class:`~keras_dnnkit.diagnostics.Finding` of the run so far,
+            current and resolved (those of other callbacks on the same ``log_dir`` too).
 
     Example:
         >>> import keras, numpy as np, tempfile
@@ -183,8 +184,6 @@ class GradientDiagnostics(keras.callbacks.Callback):
         self._program: GradientProgram | None = None
         self._boards: dict[str, GradientBoard] = {}
         self._logged: dict[str, int] = {}
-        self._history: dict[str, deque[float]] = {}
-        self._reported: set[str] = set()
         self._nonfinite_reported: set[str] = set()
         self._histogram_logged: dict[str, int] = {}
         self._host_step = 0
@@ -277,7 +276,6 @@ class GradientDiagnostics(keras.callbacks.Callback):
         self._owner = StepOwner.of(self.model)
         self._owner.attach(self)
         self._epoch_start = self._host_step = self._clock()
-        self._reported = set()
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         """Note the step the epoch starts at; findings may be reported again."""
@@ -286,7 +284,6 @@ class GradientDiagnostics(keras.callbacks.Callback):
         self._epoch_start = self._host_step = self._clock()
         if self._owner is not None:
             self._owner.host_step = self._epoch_start
-        self._reported = set()
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         """Fetch and write the statistics when a logging step has passed."""
@@ -298,8 +295,9 @@ class GradientDiagnostics(keras.callbacks.Callback):
             self._fetch()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        """Write what is pending and flush."""
+        """Write what is pending, judge overfitting from the epoch logs, and flush."""
         self._fetch()
+        self._report(self._diagnosis().epoch_end(self._clock(), logs))
         for board in self._boards.values():
             board.flush()
 
@@ -458,13 +456,26 @@ class GradientDiagnostics(keras.callbacks.Callback):
             values.append(_momentum(optimizer, step))
         board.scalars(step, values)
         self.last_logged_step = max(self.last_logged_step, step)
-        for group, norm in zip(grouping.layers, norms, strict=True):
-            history = self._history.setdefault(group.path, deque(maxlen=self.thresholds.window))
-            history.append(norm)
-        # The findings judge each layer against the reference: it goes last.
-        order = [g for g in grouping.layers if g.index != reference] + [grouping.layers[reference]]
-        layer_norms = [(g.path, list(self._history[g.path])) for g in order]
-        self._report(gradient_findings(layer_norms, step, self.thresholds))
+        # The rules judge each layer against the reference: it goes last.
+        order = [g.index for g in grouping.layers if g.index != reference] + [reference]
+        names = [grouping.layers[i].path.replace("/", ".") for i in order]
+        ratios = columns[4]
+        self._report(
+            self._diagnosis().measured(
+                step,
+                names,
+                [norms[i] for i in order],
+                [ratios[i] for i in order],
+                to_float(optimizer.learning_rate),
+            )
+        )
+
+    def _diagnosis(self) -> GradientDiagnosis:
+        """The findings' rules and lifecycle for this model (shared with other callbacks)."""
+        judge: GradientDiagnosis | None = getattr(self, "_judge", None)
+        if judge is None or judge.model is not self.model:
+            judge = self._judge = GradientDiagnosis(self.log_dir, self.model, self.thresholds)
+        return judge
 
     def _check_nonfinite(self) -> None:
         for capture in self._all_captures():
@@ -477,27 +488,27 @@ class GradientDiagnostics(keras.callbacks.Callback):
             index = int(capture.nonfinite_layer.numpy())
             layers = capture.grouping.layers
             layer = layers[index].path if 0 <= index < len(layers) else None
-            finding = nonfinite_finding(layer, step)
+            changed = self._diagnosis().nonfinite(step, layer)
             self._board(capture).scalar(_tags.NONFINITE_STEP, float(step), step)
-            self._report([finding])
+            self._report(changed)
             if self.on_nonfinite == "stop":
                 self.model.stop_training = True
             elif self.on_nonfinite == "raise":
                 self._restore()
-                raise NonfiniteGradientsError(finding.message, layer=layer, step=step)
+                message = next((f.text for f in changed), f"non-finite gradients at step {step}")
+                raise NonfiniteGradientsError(message, layer=layer, step=step)
 
-    def _report(self, findings: list[Finding]) -> None:
-        for finding in findings:
-            if finding.problem in self._reported:
-                continue
-            self._reported.add(finding.problem)
-            self.findings.append(finding)
-            if self._boards:
-                next(iter(self._boards.values())).text(
-                    _tags.FINDINGS, finding.message, finding.step
-                )
-            if self.warn:
-                warnings.warn(finding.message, DiagnosticsWarning, stacklevel=2)
+    def _report(self, changed: list[Finding]) -> None:
+        """Write the findings that started, reopened or resolved (text, warnings)."""
+        self.findings = list(self._diagnosis().findings)
+        board = next(iter(self._boards.values()), None)
+        for finding in changed:
+            text = finding.text if finding.current else resolved_text(finding)
+            step = finding.last_step if finding.current else finding.resolved_step
+            if board is not None:
+                board.text(_tags.FINDINGS, text, int(step or 0))
+            if self.warn and finding.current:
+                warnings.warn(text, DiagnosticsWarning, stacklevel=2)
 
 
 def _shift(tag: str, offset: int) -> str:

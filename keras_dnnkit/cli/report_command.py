@@ -25,7 +25,8 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--fail-on-findings",
         action="store_true",
-        help="exit with status 1 when there are findings (for CI)",
+        help="exit with status 1 when findings are current, or when the run holds no "
+        "gradient statistics (for CI)",
     )
     parser.add_argument(
         "--window",
@@ -55,19 +56,20 @@ def run(arguments: argparse.Namespace) -> int:
         print(json.dumps(report.to_dict(), indent=2))
     else:
         print(format_report(report.to_dict()))
-    return 1 if arguments.fail_on_findings and report.findings else 0
+    failed = bool(report.current) or not report.gradient_statistics
+    return 1 if arguments.fail_on_findings and failed else 0
 
 
 def format_report(document: dict[str, Any]) -> str:
-    """Return the report as a table of layers followed by the findings.
+    """Return the report as a table of layers, then the current and the resolved findings.
 
     Example:
         >>> print(format_report({"layers": [{"name": "dense", "dead_fraction": 0.75}],
-        ...                      "findings": []}))
+        ...                      "findings": [], "gradient_statistics": True}))
         layer  dead_fraction
         dense  0.75
         <BLANKLINE>
-        no findings
+        no current findings
     """
     layers = document["layers"]
     columns = list(dict.fromkeys(key for layer in layers for key in layer if key != "name"))
@@ -75,12 +77,35 @@ def format_report(document: dict[str, Any]) -> str:
         [layer["name"], *(_number(layer.get(column)) for column in columns)] for layer in layers
     ]
     table = format_table(rows, header=["layer", *columns]) if layers else "no layer statistics"
-    findings = document["findings"]
-    if not findings:
-        return f"{table}\n\nno findings"
-    lines = [f"findings ({len(findings)}):"]
-    lines += [f"- step {f['step']}, {f['problem']}: {f['message']}" for f in findings]
-    return f"{table}\n\n" + "\n".join(lines)
+    parts = [table]
+    if not document.get("gradient_statistics", True):
+        parts.append(
+            "no gradient statistics: this run's event files hold no gradients/norm scalars. "
+            "Did training run with GradientDiagnostics on this log directory?"
+        )
+    current = document["findings"]
+    resolved = document.get("resolved_findings", [])
+    if current:
+        lines = [f"current findings ({len(current)}):"]
+        lines += [
+            f"- {_steps(f)}, {f['problem']}: {f['message']} {f['advice']}".rstrip() for f in current
+        ]
+        parts.append("\n".join(lines))
+    else:
+        parts.append("no current findings")
+    if resolved:
+        lines = [f"resolved findings ({len(resolved)}):"]
+        lines += [
+            f"- {_steps(f)}, resolved at step {f['resolved_step']}, {f['problem']}: {f['message']}"
+            for f in resolved
+        ]
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+def _steps(finding: dict[str, Any]) -> str:
+    first, last = finding["first_step"], finding["last_step"]
+    return f"step {first}" if first == last else f"steps {first}-{last}"
 
 
 def _number(value: float | None) -> str:

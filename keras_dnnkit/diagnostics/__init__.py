@@ -6,14 +6,9 @@ sinks (TensorBoard) -> findings (plain words, what to try).
 
 from typing import TYPE_CHECKING
 
-from keras_dnnkit.diagnostics.findings import (
-    PROBLEMS,
-    Finding,
-    Problem,
-    Thresholds,
-    gradient_findings,
-    nonfinite_finding,
-)
+from keras_dnnkit.diagnostics._findings_file import read_findings
+from keras_dnnkit.diagnostics._gradient_rules import gradient_findings, nonfinite_finding
+from keras_dnnkit.diagnostics.findings import PROBLEMS, Finding, Problem, Thresholds
 
 if TYPE_CHECKING:
     from keras_dnnkit.callbacks import ActivationDiagnostics, GradientDiagnostics
@@ -41,4 +36,5 @@ __all__ = [
     "Thresholds",
     "gradient_findings",
     "nonfinite_finding",
+    "read_findings",
 ]

@@ -1,13 +1,18 @@
 """Run a model on a probe batch and capture every layer's inputs and outputs, nested models too.
 
 A feature-extractor :class:`keras.Model` over the layers' symbolic inputs and outputs is built
-once per (sub-)model and called in inference mode, so dropout is off and batch normalization
-uses its moving statistics: the probe neither changes the model nor depends on batch makeup.
+once per (sub-)model and called in inference mode, so dropout is off and nothing is drawn
+from a seed. Batch normalization, though, normalizes with the probe batch's own statistics,
+as training does: early in training its moving statistics are still near their initial
+values (mean 0, variance 1), and units judged through them look dead or saturated when,
+in training, they are not (MobileNetV2 at 32x32: 57 % "dead" through moving statistics,
+0 % through batch statistics). The moving statistics are only read, never updated.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,6 +162,67 @@ def _to_numpy(value: Any) -> np.ndarray:
     return np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float32)
 
 
+def _batch_statistics_call(layer: Any) -> Any:
+    """A BatchNormalization ``call`` that normalizes with the batch's moments, updating nothing."""
+
+    def call(inputs: Any, training: Any = None, mask: Any = None) -> Any:
+        compute_dtype = keras.backend.result_type(inputs.dtype, "float32")
+        inputs = keras.ops.cast(inputs, compute_dtype)
+        moments = getattr(layer, "_moments", None)  # Keras' own (masks, synchronized)
+        if moments is not None:
+            mean, variance = moments(inputs, mask)
+        else:
+            axis = layer.axis % len(inputs.shape)
+            axes = [i for i in range(len(inputs.shape)) if i != axis]
+            mean, variance = keras.ops.moments(inputs, axes=axes)
+        gamma = keras.ops.cast(layer.gamma, compute_dtype) if layer.scale else None
+        beta = keras.ops.cast(layer.beta, compute_dtype) if layer.center else None
+        outputs = keras.ops.batch_normalization(
+            inputs,
+            mean,
+            variance,
+            axis=layer.axis,
+            offset=beta,
+            scale=gamma,
+            epsilon=layer.epsilon,
+        )
+        return keras.ops.cast(outputs, layer.compute_dtype)
+
+    return call
+
+
+@contextlib.contextmanager
+def batch_statistics(model: Any) -> Iterator[None]:
+    """Within this block, ``model``'s batch-norm layers normalize with batch statistics.
+
+    Nothing is assigned: weights and moving statistics stay as they are.
+
+    Example:
+        >>> import keras, numpy as np
+        >>> norm = keras.layers.BatchNormalization()
+        >>> model = keras.Sequential([keras.Input((2,)), norm])
+        >>> x = np.array([[10.0, 1.0], [30.0, 3.0]], "float32")
+        >>> with batch_statistics(model):
+        ...     print(np.round(keras.ops.convert_to_numpy(model(x, training=False)), 2))
+        [[-1. -1.]
+         [ 1.  1.]]
+        >>> keras.ops.convert_to_numpy(norm.moving_mean).tolist()
+        [0.0, 0.0]
+    """
+    patched = [
+        layer
+        for layer in model._flatten_layers(include_self=False)
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
+    for layer in patched:
+        layer.call = _batch_statistics_call(layer)
+    try:
+        yield
+    finally:
+        for layer in patched:
+            del layer.call  # back to the class's call
+
+
 class LayerProbe:
     """Captures every layer's inputs and outputs of a model on a batch, in inference mode.
 
@@ -185,19 +251,26 @@ class LayerProbe:
                 f"layers can be tapped. Received: a {type(model).__name__} without symbolic "
                 "outputs (a subclassed or unbuilt model). Build it with keras.Input first."
             )
+        self._model = model
         self._root = _GraphProbe(model, "", {id(t) for t in model.outputs}, 0)
         self.layers: list[ProbedLayer] = self._root.layers
 
     def __call__(self, x: Any) -> list[LayerValues]:
-        """Return every probed layer's input and output arrays on ``x``."""
-        return self._root.run(x)
+        """Return every probed layer's input and output arrays on ``x``.
+
+        Batch-norm layers normalize with ``x``'s statistics (see :func:`batch_statistics`).
+        """
+        with batch_statistics(self._model):
+            return self._root.run(x)
 
 
-def probe_batch(data: Any, max_examples: int) -> Any:
-    """Return at most ``max_examples`` examples of ``data`` as NumPy arrays (inputs only).
+def probe_batch(data: Any, max_examples: int, keep_tuples: bool = False) -> Any:
+    """Return at most ``max_examples`` examples of ``data`` as NumPy arrays.
 
     ``data`` is an array, a list or dict of arrays (a multi-input model), an ``(x, y)`` or
-    ``(x, y, sample_weight)`` tuple, or a ``tf.data.Dataset`` (its first batch).
+    ``(x, y, sample_weight)`` tuple, or a ``tf.data.Dataset`` (its first batch). A tuple
+    is read as ``(x, y...)`` and only ``x`` kept, unless ``keep_tuples``: then it is kept
+    whole, for :func:`model_inputs` to read once the model's inputs are known.
 
     Example:
         >>> import numpy as np
@@ -206,7 +279,7 @@ def probe_batch(data: Any, max_examples: int) -> Any:
     """
     if hasattr(data, "element_spec"):  # a tf.data.Dataset: take its first batch
         data = next(iter(data))
-    if isinstance(data, tuple):
+    if isinstance(data, tuple) and not (keep_tuples and _arrays_of_one_batch(data)):
         data = data[0]
     leaves = keras.tree.flatten(data)
     if not leaves or any(len(np.shape(leaf)) == 0 or np.shape(leaf)[0] == 0 for leaf in leaves):
@@ -215,6 +288,40 @@ def probe_batch(data: Any, max_examples: int) -> Any:
             f"list/dict of them). Received: probe={_describe(data)}"
         )
     return keras.tree.map_structure(lambda leaf: np.asarray(leaf)[:max_examples], data)
+
+
+def _arrays_of_one_batch(parts: tuple[Any, ...]) -> bool:
+    """Whether every part is an array with the same (non-zero) number of examples."""
+    lengths = {np.shape(p)[0] if len(np.shape(p)) else 0 for p in parts if hasattr(p, "shape")}
+    return len(lengths) == 1 and 0 not in lengths and all(hasattr(p, "shape") for p in parts)
+
+
+def model_inputs(probe: Any, model: Any) -> Any:
+    """Return the part of a probe that is the model's inputs.
+
+    A tuple is the model's inputs when the model has as many inputs as the tuple has
+    arrays (``(xa, xb)`` for a two-input model); otherwise it is ``(x, y...)``.
+
+    Example:
+        >>> import keras, numpy as np
+        >>> a, b = keras.Input((2,)), keras.Input((3,))
+        >>> two = keras.Model([a, b], keras.layers.Concatenate()([a, b]))
+        >>> len(model_inputs((np.ones((4, 2)), np.ones((4, 3))), two))
+        2
+        >>> one = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        >>> model_inputs((np.ones((4, 2)), np.ones(4)), one).shape
+        (4, 2)
+    """
+    if not isinstance(probe, tuple):
+        return probe
+    inputs = getattr(model, "inputs", None) or []
+    if (
+        len(inputs) > 1
+        and len(probe) == len(inputs)
+        and all(isinstance(part, np.ndarray) for part in probe)
+    ):
+        return list(probe)
+    return probe[0]
 
 
 def _describe(data: Any) -> str:

@@ -1,37 +1,24 @@
 """Summarize a diagnostics run from its event files: a per-layer table and the findings.
 
 What ``dnnkit report`` prints. Each layer's value is the median over the last ``window``
-logged steps of its tag (single steps are noisy). Findings are recomputed from those
-scalars by the same rules the callbacks use, and merged with the findings the callbacks
-logged as TensorBoard text while training (so a NaN at step 63 is still reported after
-training stopped), keeping the latest of each problem and layer.
+logged steps of its tag (single steps are noisy). The findings are the ones the callbacks
+kept while training, read from the findings file beside the event files
+(``dnnkit_findings.json``, see ``_findings_file``): current ones apart from resolved ones.
+A run whose event files hold no gradient statistics says so.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from keras_dnnkit.diagnostics import _tags
-from keras_dnnkit.diagnostics._activation_findings import (
-    DEAD_THRESHOLD,
-    SATURATED_THRESHOLD,
-    LayerActivation,
-    activation_findings,
-)
-from keras_dnnkit.diagnostics._events import event_files, read_scalars, read_texts
-from keras_dnnkit.diagnostics.findings import (
-    PROBLEMS,
-    Finding,
-    Problem,
-    Thresholds,
-    gradient_findings,
-    nonfinite_finding,
-)
+from keras_dnnkit.diagnostics._events import event_files, read_scalars
+from keras_dnnkit.diagnostics._findings_file import FILE_NAME, read_findings
+from keras_dnnkit.diagnostics.findings import PROBLEMS, Finding
 
 COLUMNS: dict[str, str] = {
     _tags.GRADIENT_NORM: "gradient_norm",
@@ -73,36 +60,39 @@ class Report:
 
     Example:
         >>> Report((LayerSummary("dense"),), ()).to_dict()
-        {'layers': [{'name': 'dense'}], 'findings': []}
-    """
+        {'layers': [{'name': 'dense'}], 'findings': [], 'resolved_findings': [], 'gradient_statistics': False}
+    """  # noqa: E501 -- a doctest's expected output is one line
 
     layers: tuple[LayerSummary, ...]
     findings: tuple[Finding, ...]
+    gradient_statistics: bool = False
+
+    @property
+    def current(self) -> tuple[Finding, ...]:
+        """The findings that still held when training last checked."""
+        return tuple(f for f in self.findings if f.current)
+
+    @property
+    def resolved(self) -> tuple[Finding, ...]:
+        """The findings that held once and no longer do."""
+        return tuple(f for f in self.findings if not f.current)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON document ``dnnkit report --json`` prints."""
         return {
             "layers": [layer.to_dict() for layer in self.layers],
-            "findings": [finding.to_dict() for finding in self.findings],
+            "findings": [finding.to_dict() for finding in self.current],
+            "resolved_findings": [finding.to_dict() for finding in self.resolved],
+            "gradient_statistics": self.gradient_statistics,
         }
 
 
-def build_report(
-    log_dir: str | os.PathLike[str],
-    *,
-    window: int = 5,
-    thresholds: Thresholds | None = None,
-    dead_threshold: float = DEAD_THRESHOLD,
-    saturated_threshold: float = SATURATED_THRESHOLD,
-) -> Report:
-    """Read a run's event files (sub-directories included) and summarize them.
+def build_report(log_dir: str | os.PathLike[str], *, window: int = 5) -> Report:
+    """Read a run's event files and findings file (sub-directories included) and summarize.
 
     Args:
         log_dir: the run's log directory (what the callbacks were given).
         window: how many of the last logged steps each median is taken over.
-        thresholds: gradient thresholds (default :class:`Thresholds` with this window).
-        dead_threshold: dead-unit fraction that makes a finding.
-        saturated_threshold: saturated-unit fraction that makes a finding.
 
     Raises:
         FileNotFoundError: ``log_dir`` does not exist, is not a directory, or holds no
@@ -114,8 +104,8 @@ def build_report(
         >>> with tf.summary.create_file_writer(log_dir).as_default():
         ...     _ = tf.summary.scalar("activations/dead_fraction/00_dense", 0.75, step=10)
         >>> report = build_report(log_dir)
-        >>> report.layers[0].to_dict(), [f.problem for f in report.findings]
-        ({'name': 'dense', 'dead_fraction': 0.75}, ['dead_units'])
+        >>> report.layers[0].to_dict(), report.findings, report.gradient_statistics
+        ({'name': 'dense', 'dead_fraction': 0.75}, (), False)
     """
     check_log_dir(log_dir)
     if not isinstance(window, int) or isinstance(window, bool) or window < 1:
@@ -134,17 +124,25 @@ def build_report(
         )
         for name in names
     )
-    recomputed = _activation_findings(by_layer, names, window, dead_threshold, saturated_threshold)
-    recomputed += _gradient_findings(by_layer, names, thresholds or Thresholds(window=window))
-    logged = [
-        finding
-        for step, text in read_texts(log_dir).get(_tags.FINDINGS, [])
-        if (finding := finding_from_text(text, step, names)) is not None
+    gradients = bool(by_layer.get(_tags.GRADIENT_NORM))
+    return Report(layers, tuple(run_findings(log_dir)), gradients)
+
+
+def run_findings(log_dir: str | os.PathLike[str]) -> list[Finding]:
+    """Every finding in the findings files of ``log_dir`` and its sub-directories.
+
+    Example:
+        >>> import tempfile
+        >>> run_findings(tempfile.mkdtemp())
+        []
+    """
+    findings = [
+        Finding.from_dict(data)
+        for root, _dirs, files in sorted(os.walk(os.fspath(log_dir)))
+        if FILE_NAME in files
+        for data in read_findings(root)
     ]
-    nonfinite = [step for step, _ in scalars.get(_tags.NONFINITE_STEP, [])]
-    if nonfinite and not any(f.problem == "nonfinite_gradients" for f in logged):
-        logged.append(nonfinite_finding(None, min(nonfinite)))
-    return Report(layers, tuple(_deduplicate(logged + recomputed)))
+    return sorted(findings, key=lambda f: (f.first_step, PROBLEMS.index(f.problem)))
 
 
 def check_log_dir(log_dir: str | os.PathLike[str]) -> None:
@@ -211,81 +209,3 @@ def _merge_orders(by_layer: Mapping[str, Mapping[str, Series]]) -> list[str]:
 
 def _median(series: Series, window: int) -> float:
     return float(statistics.median(value for _, value in series[-window:]))
-
-
-def _last_step(series: Sequence[Series]) -> int:
-    return max((s[-1][0] for s in series if s), default=0)
-
-
-def _activation_findings(
-    by_layer: Mapping[str, Mapping[str, Series]],
-    names: Sequence[str],
-    window: int,
-    dead_threshold: float,
-    saturated_threshold: float,
-) -> list[Finding]:
-    dead = by_layer.get(_tags.DEAD_FRACTION, {})
-    saturated = by_layer.get(_tags.SATURATED_FRACTION, {})
-    if not dead and not saturated:
-        return []
-    rules = [
-        LayerActivation(
-            name,
-            _median(dead[name], window) if name in dead else None,
-            _median(saturated[name], window) if name in saturated else None,
-        )
-        for name in names
-    ]
-    step = _last_step([*dead.values(), *saturated.values()])
-    return activation_findings(
-        rules, step, dead_threshold=dead_threshold, saturated_threshold=saturated_threshold
-    )
-
-
-def _gradient_findings(
-    by_layer: Mapping[str, Mapping[str, Series]], names: Sequence[str], thresholds: Thresholds
-) -> list[Finding]:
-    norms = by_layer.get(_tags.GRADIENT_NORM, {})
-    if not norms:
-        return []
-    layer_norms = [(name, [value for _, value in norms[name]]) for name in names if name in norms]
-    return gradient_findings(layer_norms, _last_step(list(norms.values())), thresholds)
-
-
-_PROBLEM_PREFIXES: tuple[tuple[str, Problem], ...] = (
-    *((problem.replace("_", " "), problem) for problem in PROBLEMS),
-    ("non-finite gradients", "nonfinite_gradients"),
-    ("nan", "nonfinite_gradients"),
-)
-
-
-def finding_from_text(text: str, step: int, layers: Sequence[str] = ()) -> Finding | None:
-    """Read a finding back from the text a callback logged; ``None`` if it names no problem.
-
-    The problem is the message's opening words (``"dead units: ..."``); the layer is the
-    first of ``layers`` the message names.
-
-    Example:
-        >>> finding_from_text("dead units: 64% of dense_3's units ...", 200, ["dense", "dense_3"])
-        Finding(problem='dead_units', layer='dense_3', step=200, message="dead units: 64% of dense_3's units ...")
-    """  # noqa: E501 -- a doctest's expected output is one line
-    opening = text.split(":", 1)[0].strip().lower()
-    problem = next((p for words, p in _PROBLEM_PREFIXES if opening.startswith(words)), None)
-    if problem is None:
-        return None
-    named = [
-        (match.start(), -len(name), name)
-        for name in layers
-        if (match := re.search(rf"(?<![\w.]){re.escape(name)}(?!\w|\.\w)", text)) is not None
-    ]
-    return Finding(problem, min(named)[2] if named else None, step, text)
-
-
-def _deduplicate(findings: Sequence[Finding]) -> list[Finding]:
-    """Keep the latest finding of each (problem, layer), ordered by step then problem."""
-    latest: dict[tuple[str, str | None], Finding] = {}
-    for finding in findings:
-        key = (finding.problem, finding.layer)
-        if key not in latest or finding.step >= latest[key].step:
-            latest[key] = finding
-    return sorted(latest.values(), key=lambda f: (f.step, PROBLEMS.index(f.problem)))
