@@ -32,3 +32,19 @@ def to_int(value: Any) -> int:
         3
     """
     return int(to_float(value))
+
+
+def to_array(value: Any) -> np.ndarray:
+    """A variable (Keras or TensorFlow) or tensor as a NumPy array, without a deprecation warning.
+
+    Example:
+        >>> import keras
+        >>> to_array(keras.Variable([1.0, 2.0])).tolist()
+        [1.0, 2.0]
+    """
+    if hasattr(value, "numpy"):
+        return np.asarray(value.numpy())
+    inner = getattr(value, "value", None)
+    if inner is not None and hasattr(inner, "numpy"):
+        return np.asarray(inner.numpy())
+    return np.asarray(value)

@@ -16,9 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-import keras
 import numpy as np
 
+from keras_dnnkit._numbers import to_array
 from keras_dnnkit.diagnostics import _gradient_rules, _recipe, _training_findings
 from keras_dnnkit.diagnostics._activation_findings import (
     DEAD_THRESHOLD,
@@ -240,7 +240,7 @@ class ActivationDiagnosis(Diagnosis):
         for name in layers:
             bias = getattr(self._layers.get(name), "bias", None)
             if bias is not None:
-                biases.append(np.asarray(keras.ops.convert_to_numpy(bias.value)).ravel())
+                biases.append(to_array(bias).ravel())
         if not biases:
             return None
         mean = float(np.mean(np.concatenate(biases)))

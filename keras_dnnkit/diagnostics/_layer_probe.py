@@ -20,6 +20,7 @@ import keras
 import numpy as np
 
 from keras_dnnkit import _compat
+from keras_dnnkit._numbers import to_array
 from keras_dnnkit.diagnostics._activation_statistics import (
     ActivationFamily,
     activation_family,
@@ -159,7 +160,7 @@ class _GraphProbe:
 
 
 def _to_numpy(value: Any) -> np.ndarray:
-    return np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float32)
+    return to_array(value).astype(np.float32)
 
 
 def _batch_statistics_call(layer: Any) -> Any:

@@ -143,9 +143,9 @@ def recipe(model: Any, facts: ModelFacts) -> Observation | None:
 
 
 def _array(variable: Any) -> np.ndarray:
-    import keras
+    from keras_dnnkit._numbers import to_array
 
-    return np.asarray(keras.ops.convert_to_numpy(getattr(variable, "value", variable)))
+    return to_array(variable)
 
 
 def _identical(values: np.ndarray) -> bool:
