@@ -88,7 +88,7 @@ def test_quick_demo_prints_the_story_and_writes_the_runs(tmp_path: Path) -> None
     for run in ("2010_defaults", "recommended"):
         assert event_files(log_dir / run), run
         tags = read_scalars(log_dir / run)
-        assert "gradients/norm/00_hidden_01" in tags and "gradients/global_norm" in tags
+        assert "gradients/norm/hidden_01" in tags and "gradients/global_norm" in tags
         assert any(tag.startswith("activations/variance/") for tag in tags)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from keras_dnnkit.cli._quiet import import_tensorflow_quietly
+
 DATASET_CHOICES = ("digits", "mnist", "fashion_mnist")
 
 
@@ -40,6 +42,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(arguments: argparse.Namespace) -> int:
     """Run the demo with the parsed arguments; return its exit status."""
+    import_tensorflow_quietly()
     from keras_dnnkit.demo import DemoOptions, run_demo
 
     try:

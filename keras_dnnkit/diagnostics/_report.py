@@ -1,10 +1,8 @@
-"""Summarize a diagnostics run from its event files: a per-layer table and the findings.
+"""Summarize one diagnostics run from its event files: a per-layer table and the findings.
 
-What ``dnnkit report`` prints. Each layer's value is the median over the last ``window``
-logged steps of its tag (single steps are noisy). Findings are recomputed from those
-scalars by the same rules the callbacks use, and merged with the findings the callbacks
-logged as TensorBoard text while training (so a NaN at step 63 is still reported after
-training stopped), keeping the latest of each problem and layer.
+What ``dnnkit report`` prints for each run. Each layer's value is the median over the last
+``window`` logged steps of its tag (single steps are noisy); layers come in the run's
+layer order (``dnnkit_layers.json``). Findings come from :func:`run_findings`.
 """
 
 from __future__ import annotations
@@ -24,6 +22,7 @@ from keras_dnnkit.diagnostics._activation_findings import (
     activation_findings,
 )
 from keras_dnnkit.diagnostics._events import event_files, read_scalars, read_texts
+from keras_dnnkit.diagnostics._layer_order import order_layers, read_layer_order
 from keras_dnnkit.diagnostics.findings import (
     PROBLEMS,
     Finding,
@@ -112,7 +111,7 @@ def build_report(
         >>> import tempfile, tensorflow as tf
         >>> log_dir = tempfile.mkdtemp()
         >>> with tf.summary.create_file_writer(log_dir).as_default():
-        ...     _ = tf.summary.scalar("activations/dead_fraction/00_dense", 0.75, step=10)
+        ...     _ = tf.summary.scalar("activations/dead_fraction/dense", 0.75, step=10)
         >>> report = build_report(log_dir)
         >>> report.layers[0].to_dict(), [f.problem for f in report.findings]
         ({'name': 'dense', 'dead_fraction': 0.75}, ['dead_units'])
@@ -122,7 +121,7 @@ def build_report(
         raise ValueError(f"Argument window must be an int >= 1. Received: window={window!r}")
     scalars = read_scalars(log_dir)
     by_layer = _layer_series(scalars)
-    names = _merge_orders(by_layer)
+    names = order_layers(by_layer, read_layer_order(log_dir))
     layers = tuple(
         LayerSummary(
             name,
@@ -134,8 +133,45 @@ def build_report(
         )
         for name in names
     )
+    findings = run_findings(
+        log_dir,
+        scalars,
+        by_layer,
+        names,
+        window=window,
+        thresholds=thresholds or Thresholds(window=window),
+        dead_threshold=dead_threshold,
+        saturated_threshold=saturated_threshold,
+    )
+    return Report(layers, tuple(findings))
+
+
+def run_findings(
+    log_dir: str | os.PathLike[str],
+    scalars: Mapping[str, Series],
+    by_layer: Mapping[str, Mapping[str, Series]],
+    names: Sequence[str],
+    *,
+    window: int,
+    thresholds: Thresholds,
+    dead_threshold: float,
+    saturated_threshold: float,
+) -> list[Finding]:
+    """Return one run's findings: recomputed from its scalars, merged with the logged ones.
+
+    The one place ``build_report`` obtains findings: recomputed by the callbacks' rules
+    from the last ``window`` logged steps, plus what the callbacks logged as text while
+    training (a NaN at step 63 is still reported after training stopped), keeping the
+    latest of each problem and layer.
+
+    Example:
+        >>> import tempfile
+        >>> run_findings(tempfile.mkdtemp(), {}, {}, [], window=5, thresholds=Thresholds(),
+        ...              dead_threshold=0.5, saturated_threshold=0.5)
+        []
+    """
     recomputed = _activation_findings(by_layer, names, window, dead_threshold, saturated_threshold)
-    recomputed += _gradient_findings(by_layer, names, thresholds or Thresholds(window=window))
+    recomputed += _gradient_findings(by_layer, names, thresholds)
     logged = [
         finding
         for step, text in read_texts(log_dir).get(_tags.FINDINGS, [])
@@ -144,7 +180,7 @@ def build_report(
     nonfinite = [step for step, _ in scalars.get(_tags.NONFINITE_STEP, [])]
     if nonfinite and not any(f.problem == "nonfinite_gradients" for f in logged):
         logged.append(nonfinite_finding(None, min(nonfinite)))
-    return Report(layers, tuple(_deduplicate(logged + recomputed)))
+    return _deduplicate(logged + recomputed)
 
 
 def check_log_dir(log_dir: str | os.PathLike[str]) -> None:
@@ -172,41 +208,13 @@ def check_log_dir(log_dir: str | os.PathLike[str]) -> None:
 
 
 def _layer_series(scalars: Mapping[str, Series]) -> dict[str, dict[str, Series]]:
-    """``{prefix: {layer: series}}`` for the report's columns, with each layer's index."""
+    """``{prefix: {layer: series}}`` for the report's columns, layers as first written."""
     by_layer: dict[str, dict[str, Series]] = {}
-    indices: dict[str, dict[str, int]] = {}
     for tag, series in scalars.items():
         parsed = _tags.parse_layer_tag(tag)
-        if parsed is None or parsed[0] not in COLUMNS:
-            continue
-        prefix, index, layer = parsed
-        by_layer.setdefault(prefix, {})[layer] = series
-        indices.setdefault(prefix, {})[layer] = index
-    return {
-        prefix: dict(sorted(layers.items(), key=lambda item: indices[prefix][item[0]]))
-        for prefix, layers in by_layer.items()
-    }
-
-
-def _merge_orders(by_layer: Mapping[str, Mapping[str, Series]]) -> list[str]:
-    """Merge each prefix's input-to-output order into one (callbacks number layers apart)."""
-    orders = sorted((list(layers) for layers in by_layer.values()), key=len, reverse=True)
-    first_seen: dict[str, int] = {}
-    after: dict[str, set[str]] = {}
-    for order in orders:
-        for position, name in enumerate(order):
-            first_seen.setdefault(name, len(first_seen))
-            after.setdefault(name, set())
-            if position:
-                after[name].add(order[position - 1])
-    merged: list[str] = []
-    remaining = sorted(first_seen, key=first_seen.__getitem__)
-    while remaining:
-        # The first layer whose predecessors are all placed; on a cycle, the first one left.
-        ready = next((n for n in remaining if after[n] <= set(merged)), remaining[0])
-        merged.append(ready)
-        remaining.remove(ready)
-    return merged
+        if parsed is not None and parsed[0] in COLUMNS:
+            by_layer.setdefault(parsed[0], {})[parsed[1]] = series
+    return by_layer
 
 
 def _median(series: Series, window: int) -> float:
