@@ -184,11 +184,14 @@ function layerChart(runs, layers, column, step, bounds, band) {
     svg.appendChild(svgElement('line', {x1: margin.left, x2: width - margin.right,
       y1: y(1e-3), y2: y(1e-3), 'class': 'band-centre'}));
   }
+  const every = Math.max(1, Math.ceil((high - low) / 8)); // at most about 8 labelled decades
   for (let decade = Math.ceil(low); decade <= Math.floor(high); decade++) {
     svg.appendChild(svgElement('line', {x1: margin.left, x2: width - margin.right,
       y1: y(10 ** decade), y2: y(10 ** decade), 'class': 'grid'}));
-    svg.appendChild(svgElement('text', {x: margin.left - 4, y: y(10 ** decade) + 4,
-      'text-anchor': 'end', 'class': 'axis'}, `1e${decade}`));
+    if (decade % every === 0) {
+      svg.appendChild(svgElement('text', {x: margin.left - 4, y: y(10 ** decade) + 4,
+        'text-anchor': 'end', 'class': 'axis'}, `1e${decade}`));
+    }
   }
   if (Math.floor(high) - Math.ceil(low) < 1) { // under a decade shown: label both ends
     for (const end of [low, high]) {
