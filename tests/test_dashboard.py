@@ -21,7 +21,7 @@ from werkzeug import wrappers
 from keras_dnnkit.callbacks import ActivationDiagnostics, GradientDiagnostics
 from keras_dnnkit.tensorboard_plugin import DnnkitPlugin
 from tests._activation_runs import digits, mlp, train
-from tests._tensorboard_server import get, tensorboard, wait_for
+from tests._tensorboard_server import tensorboard, wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -161,6 +161,31 @@ def _plugin_frame(page: Any) -> Any:
 # ---------------------------------------------------------------- without a server
 
 
+@pytest.mark.slow
+def test_data_route_in_process_with_tensorboards_own_data_provider(log_dir: Path) -> None:
+    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+    from tensorboard.plugins import base_plugin
+
+    multiplexer = plugin_event_multiplexer.EventMultiplexer()
+    multiplexer.AddRunsFromDirectory(str(log_dir))
+    multiplexer.Reload()
+    context = base_plugin.TBContext(
+        logdir=str(log_dir),
+        data_provider=data_provider.MultiplexerDataProvider(multiplexer, str(log_dir)),
+    )
+    plugin = DnnkitPlugin(context)
+    assert plugin.is_active()
+    client = werkzeug_test.Client(plugin.get_plugin_apps()["/data"], wrappers.Response)
+    response = client.get("/data/plugin/dnnkit/data")
+    assert response.status_code == 200
+    runs = {run["run"]: run for run in json.loads(response.data)["runs"]}
+    assert list(runs) == ["dead", "healthy"]
+    assert runs["healthy"]["layers"] == HEALTHY_LAYERS and runs["dead"]["layers"] == DEAD_LAYERS
+    assert [f["status"] for f in runs["healthy"]["findings"]] == ["resolved", "current"]
+    dead_units = [f for f in runs["dead"]["findings"] if f["problem"] == "dead_units"]
+    assert dead_units and dead_units[0]["layers"][0].startswith("hidden_")
+
+
 def test_static_route_serves_only_the_frontend_files(tmp_path: Path) -> None:
     from tensorboard.plugins import base_plugin
 
@@ -184,4 +209,3 @@ def test_frontend_fetches_nothing_from_the_network() -> None:
         text = path.read_text()
         assert "http://" not in text.replace("http://www.w3.org/2000/svg", ""), path
         assert "https://" not in text and "//cdn" not in text and "@import" not in text, path
-    assert get is not None

@@ -56,11 +56,15 @@ def run(arguments: argparse.Namespace) -> int:
         2
     """
     import_tensorflow_quietly()
-    from keras_dnnkit.diagnostics._runs import build_reports, find_runs
+    from keras_dnnkit.diagnostics._runs import RunsReport, build_reports, find_runs
 
     try:
         runs = find_runs(arguments.log_dir)
-        reports = build_reports(arguments.log_dir, runs, window=arguments.window)
+        parts: list[Any] = []
+        for index, run in enumerate(runs, start=1):
+            _progress(f"dnnkit report: reading run {run[0]} ({index}/{len(runs)}): {run[1]}")
+            parts += build_reports(arguments.log_dir, [run], window=arguments.window).runs
+        reports = RunsReport(tuple(parts))
     except (FileNotFoundError, ValueError) as error:
         print(f"dnnkit report: {error}", file=sys.stderr)
         return 2
@@ -72,6 +76,12 @@ def run(arguments: argparse.Namespace) -> int:
     else:
         print(format_runs(reports.to_dict()))
     return 1 if arguments.fail_on_findings and reports.findings else 0
+
+
+def _progress(message: str) -> None:
+    """Say what is being read, on a terminal only (pipes and ``--json`` stay clean)."""
+    if sys.stderr.isatty():
+        print(message, file=sys.stderr, flush=True)
 
 
 def format_runs(document: dict[str, Any]) -> str:
