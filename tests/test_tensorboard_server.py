@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -12,10 +13,9 @@ import pytest
 
 from keras_dnnkit.callbacks import ActivationDiagnostics, GradientDiagnostics
 from keras_dnnkit.diagnostics import _tags
+from keras_dnnkit.diagnostics._tensorboard import CHARTS, MAX_LINES_PER_CHART, layout_proto
 from tests._activation_runs import digits, mlp, train
 from tests._tensorboard_server import STARTUP_SECONDS, get, tensorboard, wait_for
-
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +46,7 @@ def _wait_for_tags(port: int, wanted: set[str]) -> dict[str, Any]:
     return tags
 
 
+@pytest.mark.slow
 def test_gradient_and_activation_tags_are_served(server: int) -> None:
     wanted = {
         _tags.layer_tag(_tags.GRADIENT_NORM, 0, "hidden_0"),
@@ -68,6 +69,7 @@ def test_gradient_and_activation_tags_are_served(server: int) -> None:
     assert all(0.0 <= point[2] <= 1.0 for point in series)
 
 
+@pytest.mark.slow
 def test_custom_scalars_layout_is_served(server: int) -> None:
     _wait_for_tags(server, {_tags.GRADIENT_GLOBAL_NORM})
     layout = get(server, "/data/plugin/custom_scalars/layout")
@@ -78,12 +80,14 @@ def test_custom_scalars_layout_is_served(server: int) -> None:
     assert f"^updates/ratio/(?:{layers})$" in patterns
 
 
+@pytest.mark.slow
 def test_findings_text_is_served(server: int) -> None:
     _wait_for_tags(server, {_tags.GRADIENT_GLOBAL_NORM})
     text_tags = get(server, "/data/plugin/text/tags")
     assert _tags.FINDINGS in text_tags["."]
 
 
+@pytest.mark.slow
 def test_gradient_histograms_are_served(server: int) -> None:
     _wait_for_tags(server, {_tags.GRADIENT_GLOBAL_NORM})
     tag = _tags.layer_tag(_tags.GRADIENT_HISTOGRAM, 0, "hidden_0")
@@ -99,3 +103,18 @@ def test_gradient_histograms_are_served(server: int) -> None:
         assert all(left <= right for left, right, _ in buckets)
         # the default sample: 1000 of hidden_0's 64 * 16 + 16 gradient values
         assert sum(count for _, _, count in buckets) == 1000
+
+
+def test_layout_charts_hold_at_most_twelve_layers_each_layer_once_normalization_apart() -> None:
+    names = [n for i in range(1, 21) for n in (f"hidden_{i:02d}", f"batch_norm_{i:02d}")]
+    names.append("output")
+    layout = layout_proto(names)
+    for category, (prefix, _, _) in zip(layout.category, CHARTS, strict=True):
+        charted = []
+        for chart in category.chart:
+            members = [n for n in names if re.fullmatch(chart.multiline.tag[0], f"{prefix}/{n}")]
+            assert 1 <= len(members) <= MAX_LINES_PER_CHART, chart.title
+            assert len({n.startswith("batch_norm") for n in members}) == 1, chart.title
+            charted += members
+        assert sorted(charted) == sorted(names)  # every layer in exactly one chart
+    assert len(layout.category[0].chart) == 4  # 21 weight layers in 2, 20 batch norms in 2

@@ -62,34 +62,58 @@ def chunks(names: Sequence[str], size: int = MAX_LINES_PER_CHART) -> list[list[s
     return groups
 
 
-def layout_proto(layer_names: Sequence[str]) -> Any:
-    """The custom-scalars layout: per statistic, charts of at most 12 consecutive layers.
+def is_normalization(layer_name: str) -> bool:
+    """Whether a layer's name says it normalizes (batch_norm_3, layer_normalization, bn_1).
 
-    Each chart's tag regex names its layers exactly, so a chart holds one line per layer
-    per run. TensorBoard's custom-scalars charts cannot be told to open on a log axis; the
-    log scale is the toggle under each chart.
+    Normalization layers' gradients (of their scale and offset) sit about ten times below
+    the weight layers' around them; charted together they make a second band.
 
     Example:
-        >>> layout = layout_proto([f"hidden_{i:02d}" for i in range(1, 21)] + ["output"])
+        >>> [is_normalization(n) for n in ("batch_norm_01", "bn_2", "dense", "output")]
+        [True, True, False, False]
+    """
+    name = layer_name.rsplit(".", 1)[-1].lower()
+    return "norm" in name or re.fullmatch(r"bn(_\d+)?", name) is not None
+
+
+def layout_proto(layer_names: Sequence[str]) -> Any:
+    """The custom-scalars layout: per statistic, charts of at most 12 layers each.
+
+    Weight layers and normalization layers are charted apart (their gradients differ by
+    about ten times), each in runs of consecutive layers, input to output. Each chart's tag
+    regex names its layers exactly, so a chart holds one line per layer per run.
+    TensorBoard's custom-scalars charts cannot be told to open on a log axis; the log scale
+    is the toggle under each chart.
+
+    Example:
+        >>> names = [f"hidden_{i:02d}" for i in range(1, 21)] + ["output"]
+        >>> [c.title for c in layout_proto(names).category[0].chart]
+        ['gradient norm: hidden_01 ... hidden_11 (11 of 21 layers)', 'gradient norm: hidden_12 ... output (10 of 21 layers)']
+        >>> layout = layout_proto(["dense", "batch_norm", "dense_1", "batch_norm_1", "output"])
         >>> [c.title for c in layout.category[0].chart]
-        ['gradient norm: hidden_01 ... hidden_11 (layers 1-11 of 21)', 'gradient norm: hidden_12 ... output (layers 12-21 of 21)']
-        >>> layout.category[0].chart[0].multiline.tag[0][:40]
-        '^gradients/norm/(?:hidden_01|hidden_02|h'
+        ['gradient norm: dense ... output (3 of 3 layers)', 'gradient norm: batch_norm ... batch_norm_1 (2 of 2 normalization layers)']
+        >>> layout.category[0].chart[0].multiline.tag[0]
+        '^gradients/norm/(?:dense|dense_1|output)$'
     """  # noqa: E501 -- a doctest's expected output is one line
     from tensorboard.plugins.custom_scalar import layout_pb2
 
-    groups = chunks([_tags.layer_name(name) for name in layer_names])
+    names = [_tags.layer_name(name) for name in layer_names]
+    families = [
+        ([n for n in names if not is_normalization(n)], "layers"),
+        ([n for n in names if is_normalization(n)], "normalization layers"),
+    ]
+    groups = [
+        (group, len(members), kind) for members, kind in families for group in chunks(members)
+    ]
     categories = []
     for prefix, category_title, chart_title in CHARTS:
-        charts, first = [], 1
-        for group in groups:
-            last = first + len(group) - 1
+        charts = []
+        for group, total, kind in groups:
             pattern = f"^{re.escape(prefix)}/(?:{'|'.join(re.escape(n) for n in group)})$"
-            names = group[0] if len(group) == 1 else f"{group[0]} ... {group[-1]}"
-            title = f"{chart_title}: {names} (layers {first}-{last} of {len(layer_names)})"
+            span = group[0] if len(group) == 1 else f"{group[0]} ... {group[-1]}"
+            title = f"{chart_title}: {span} ({len(group)} of {total} {kind})"
             content = layout_pb2.MultilineChartContent(tag=[pattern])
             charts.append(layout_pb2.Chart(title=title, multiline=content))
-            first = last + 1
         categories.append(layout_pb2.Category(title=category_title, chart=charts))
     return layout_pb2.Layout(category=categories)
 
