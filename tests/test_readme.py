@@ -49,7 +49,10 @@ def test_make_targets_run_the_demo_and_the_full_suite():
 
 def test_every_example_and_benchmark_command_is_run_by_a_test():
     scripts = [
-        line.split()[1] for block in shell_blocks() for line in block if line.startswith("python ")
+        line.split()[1]
+        for block in shell_blocks()
+        for line in block
+        if line.startswith(("python ", ".venv/bin/python "))
     ]
     assert len(scripts) >= 10
     test_sources = "\n".join(
