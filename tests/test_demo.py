@@ -111,7 +111,7 @@ def test_quick_demo_prints_the_story_and_writes_the_runs(
     assert f"Gradient flow figure: {figure}" in output
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and figure.stat().st_size > 10_000
     next_lines = output.split("== Next\n")[1].splitlines()
-    tensorboard, report = (shlex.split(line.split("   (")[0]) for line in next_lines[:2])
+    tensorboard, report = (shlex.split(line, comments=True) for line in next_lines[:2])
     assert tensorboard[1:] == ["--logdir", str(log_dir)] and report[1:] == ["report", str(log_dir)]
     for command in (tensorboard, report):  # runnable exactly as printed, from the repository
         assert (ROOT / command[0]).exists() or shutil.which(command[0]), command

@@ -132,7 +132,7 @@ def command_path(name: str) -> str:
 
 
 def next_commands(log_dir: str) -> list[str]:
-    """The commands to run next, each exactly as it runs from the working directory.
+    """The commands to run next, each a whole shell line (what it does in a comment).
 
     Example:
         >>> [line.split()[1] for line in next_commands("runs/demo-x")][:2]
@@ -141,11 +141,11 @@ def next_commands(log_dir: str) -> list[str]:
     quoted = shlex.quote(log_dir)
     lines = [
         f"{command_path('tensorboard')} --logdir {quoted}   "
-        "(then open http://localhost:6006/#dnnkit, the keras-dnnkit tab)",
-        f"{command_path('dnnkit')} report {quoted}   (each run's table and findings, compared)",
+        "# then open http://localhost:6006/#dnnkit, the keras-dnnkit tab",
+        f"{command_path('dnnkit')} report {quoted}   # each run's table and findings, compared",
     ]
     if os.path.abspath(log_dir).startswith(os.path.abspath("runs") + os.sep):
-        lines.append("make tensorboard   (every run under runs/)")
+        lines.append("make tensorboard   # every run under runs/")
     return lines
 
 
