@@ -90,7 +90,7 @@ def test_python_blocks_and_the_commands_after_them_run(tmp_path):
         "dnnkit plugins --json",
         "dnnkit lr-find --plot lr_find.png",
     ):
-        assert any(line in block for block in shell_blocks()), line
+        assert any(f".venv/bin/{line}" in block for block in shell_blocks()), line
         arguments = line.split()[1:] + (["--quick"] if "lr-find" in line else [])
         result = subprocess.run(
             [str(BIN / "dnnkit"), *arguments],
