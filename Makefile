@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 LINTED := keras_dnnkit plugins tests examples benchmarks
 
-.PHONY: demo test check lint typecheck clean
+.PHONY: demo test check lint typecheck clean tensorboard
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,12 @@ $(BIN)/.installed: pyproject.toml
 
 demo: $(BIN)/.installed
 	$(BIN)/dnnkit demo
+
+# TensorBoard on every run under runs/ (the demo writes there); the keras-dnnkit tab is the
+# dashboard. Another directory: make tensorboard LOGDIR=path.
+LOGDIR ?= runs
+tensorboard: $(BIN)/.installed
+	$(BIN)/tensorboard --logdir $(LOGDIR)
 
 test: $(BIN)/.installed lint typecheck
 	$(BIN)/python -m pytest --cov --cov-branch --cov-report=term

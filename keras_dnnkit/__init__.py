@@ -6,37 +6,95 @@ Example:
     'elu'
 """
 
-from keras_dnnkit import (
-    activations,
-    callbacks,
-    constraints,
-    initializers,
-    layers,
-    optimizers,
-    schedules,
-    uncertainty,
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from keras_dnnkit import (
+        activations,
+        callbacks,
+        constraints,
+        initializers,
+        layers,
+        optimizers,
+        schedules,
+        uncertainty,
+    )
+    from keras_dnnkit._types import KINDS, Kind, Register, Schedule
+    from keras_dnnkit.errors import (
+        DnnkitError,
+        DuplicateComponentError,
+        NonfiniteGradientsError,
+        PluginError,
+        UnknownComponentError,
+    )
+    from keras_dnnkit.hookspecs import hookimpl
+    from keras_dnnkit.lr_finder import LRFinderResult, find_learning_rate
+    from keras_dnnkit.registry import (
+        Component,
+        PluginInfo,
+        Registry,
+        default_registry,
+        get,
+        list_plugins,
+        load_model,
+        names,
+    )
+    from keras_dnnkit.uncertainty import MCPrediction, mc_predict
+
+_SUBMODULES = (
+    "activations",
+    "callbacks",
+    "constraints",
+    "initializers",
+    "layers",
+    "optimizers",
+    "schedules",
+    "uncertainty",
 )
-from keras_dnnkit._types import KINDS, Kind, Register, Schedule
-from keras_dnnkit.errors import (
-    DnnkitError,
-    DuplicateComponentError,
-    NonfiniteGradientsError,
-    PluginError,
-    UnknownComponentError,
-)
-from keras_dnnkit.hookspecs import hookimpl
-from keras_dnnkit.lr_finder import LRFinderResult, find_learning_rate
-from keras_dnnkit.registry import (
-    Component,
-    PluginInfo,
-    Registry,
-    default_registry,
-    get,
-    list_plugins,
-    load_model,
-    names,
-)
-from keras_dnnkit.uncertainty import MCPrediction, mc_predict
+_EXPORTS: dict[str, str] = {
+    "KINDS": "keras_dnnkit._types",
+    "Kind": "keras_dnnkit._types",
+    "Register": "keras_dnnkit._types",
+    "Schedule": "keras_dnnkit._types",
+    "DnnkitError": "keras_dnnkit.errors",
+    "DuplicateComponentError": "keras_dnnkit.errors",
+    "NonfiniteGradientsError": "keras_dnnkit.errors",
+    "PluginError": "keras_dnnkit.errors",
+    "UnknownComponentError": "keras_dnnkit.errors",
+    "hookimpl": "keras_dnnkit.hookspecs",
+    "LRFinderResult": "keras_dnnkit.lr_finder",
+    "find_learning_rate": "keras_dnnkit.lr_finder",
+    "Component": "keras_dnnkit.registry",
+    "PluginInfo": "keras_dnnkit.registry",
+    "Registry": "keras_dnnkit.registry",
+    "default_registry": "keras_dnnkit.registry",
+    "get": "keras_dnnkit.registry",
+    "list_plugins": "keras_dnnkit.registry",
+    "load_model": "keras_dnnkit.registry",
+    "names": "keras_dnnkit.registry",
+    "MCPrediction": "keras_dnnkit.uncertainty",
+    "mc_predict": "keras_dnnkit.uncertainty",
+}
+"""Public name -> the module that defines it (imported on first use)."""
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use, so that `import keras_dnnkit.cli` (and `dnnkit --help`) does
+    # not import Keras and TensorFlow, which takes seconds.
+    if name in _SUBMODULES:
+        return importlib.import_module(f"keras_dnnkit.{name}")
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'keras_dnnkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __version__ = "0.1.0"
 

@@ -94,13 +94,21 @@ class LRFinderResult:
         return float(self.learning_rates[min(index, count - 1)])
 
     def plot(self, *, mark: str = "valley") -> Any:
-        """Plot loss against rate (log axis), marking a suggestion; return a matplotlib Figure.
+        """Plot loss against rate (log axis) with every suggestion; return a matplotlib Figure.
+
+        Every suggestion is a vertical line named in the legend; ``mark`` is drawn last and
+        boldest. The loss axis is bounded by the data: from just below the lowest loss
+        (never below zero for a loss that is never negative) to just above the smoothed
+        curve's (or four times its lowest value, when the test diverged far above that).
 
         Example:
             >>> result = LRFinderResult(np.logspace(-4, 0, 20), np.linspace(2, 1, 20),
             ...                         np.zeros(20), "completed")
-            >>> result.plot().axes[0].get_xscale()
-            'log'
+            >>> figure = result.plot()
+            >>> figure.axes[0].get_xscale(), bool(figure.axes[0].get_ylim()[0] >= 0)
+            ('log', True)
+            >>> [label.split(":")[0] for label in figure.axes[0].get_legend_handles_labels()[1]]
+            ['smoothed loss', 'batch loss', 'steepest', 'minimum_over_10', 'valley']
         """
         from matplotlib.figure import Figure
 
@@ -111,14 +119,39 @@ class LRFinderResult:
         axes.set_xscale("log")
         axes.set_xlabel("learning rate")
         axes.set_ylabel("loss")
-        suggested = self.suggestions[mark]
-        axes.axvline(suggested, color="tab:red", ls="--", label=f"{mark}: {suggested:.2g}")
-        finite = self.losses[np.isfinite(self.losses)]
-        if finite.size:
-            axes.set_ylim(top=min(float(finite.max()), 4 * float(finite.min()) + 1e-12) * 1.05)
+        suggestions = self.suggestions
+        if mark not in suggestions:
+            raise ValueError(
+                f"Argument mark must be one of {sorted(suggestions)}. Received: mark={mark!r}"
+            )
+        styles = iter([("tab:green", ":"), ("tab:purple", "-."), ("tab:orange", ":")])
+        for name in [*(n for n in suggestions if n != mark), mark]:
+            color, style = ("tab:red", "--") if name == mark else next(styles)
+            value = suggestions[name]
+            width = 2.0 if name == mark else 1.2
+            axes.axvline(value, color=color, ls=style, lw=width, label=f"{name}: {value:.2g}")
+        axes.set_ylim(*self._loss_limits())
         axes.legend()
         figure.tight_layout()
         return figure
+
+    def _loss_limits(self) -> tuple[float, float]:
+        """The loss axis: the data's range, the divergence cut off, a 5 % margin."""
+        smoothed = self.losses[np.isfinite(self.losses)]
+        raw = self.raw_losses[np.isfinite(self.raw_losses)]
+        values = np.concatenate([smoothed, raw])
+        if not values.size:
+            return 0.0, 1.0
+        low = float(values.min())
+        high = float(smoothed.max()) if smoothed.size else float(values.max())
+        if smoothed.size:
+            high = min(high, 4 * float(smoothed.min()) + 1e-12)
+        high = max(high, low + 1e-12)
+        margin = 0.05 * (high - low)
+        bottom = low - margin
+        if low >= 0:
+            bottom = max(bottom, 0.0)  # a loss that is never negative: no negative axis
+        return bottom, high + margin
 
 
 def _batches(x: Any, y: Any, batch_size: int, steps: int, seed: int) -> Iterator[Any]:

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,28 @@ def test_console_script_help_lists_every_command():
         assert command in result.stdout
 
 
-@pytest.mark.parametrize("command", ["plugins", "list", "demo"])
+COMMANDS = ["plugins", "list", "demo", "report", "lr-find"]
+
+
+@pytest.mark.slow
+def test_help_answers_in_under_a_second_without_tensorflow():
+    code = (
+        "import sys; from keras_dnnkit.cli.main import main\n"
+        f"for argv in ([], *([c] for c in {COMMANDS!r})):\n"
+        "    try: main([*argv, '--help'])\n"
+        "    except SystemExit: pass\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, sorted(sys.modules)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=60)
+    for argv in ([], *([command] for command in COMMANDS)):
+        start = time.perf_counter()
+        result = subprocess.run([str(DNNKIT), *argv, "--help"], capture_output=True, timeout=60)
+        seconds = time.perf_counter() - start
+        assert result.returncode == 0 and b"usage: dnnkit" in result.stdout
+        assert seconds < 1.0, (argv, seconds)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +14,7 @@ import pytest
 
 from keras_dnnkit.cli.main import main
 from keras_dnnkit.diagnostics._events import event_files, read_scalars
-from tests.conftest import run_command
+from tests.conftest import ROOT, run_command
 
 DNNKIT = Path(sys.executable).parent / "dnnkit"
 OFFLINE = {
@@ -41,15 +44,18 @@ def table_row(output: str, label: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_quick_demo_prints_the_story_and_writes_the_runs(tmp_path: Path) -> None:
+def test_quick_demo_prints_the_story_and_writes_the_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     log_dir = tmp_path / "demo run"
     result = run_dnnkit("demo", "--quick", "--logdir", str(log_dir), "--seed", "1")
     output = result.stdout
     assert result.returncode == 0, f"{output}\n{result.stderr[-4000:]}"
 
     # Concise progress: one line per epoch and configuration.
-    assert len(re.findall(r"^\[2010 defaults\] epoch \d/2 ", output, re.M)) == 2
-    assert len(re.findall(r"^\[recommended\] epoch \d/2 ", output, re.M)) == 2
+    assert len(re.findall(r"^\[2010 defaults\] epoch \d/2  loss ", output, re.M)) == 2
+    assert len(re.findall(r"^\[recommended\] epoch \d/2  loss ", output, re.M)) == 2
+    assert re.search(r"^\[recommended\] epoch 1/2 is tracing .*\.\.\.$", output, re.M)
 
     header = re.split(
         r"\s{2,}", next(line for line in output.splitlines() if "2010 defaults  " in line).strip()
@@ -63,9 +69,30 @@ def test_quick_demo_prints_the_story_and_writes_the_runs(tmp_path: Path) -> None
     assert table_row(output, "gradient norm, first layer")[1].endswith("(hidden_01)")
     assert table_row(output, "gradient norm, last layer")[1].endswith("(output)")
     old_findings, new_findings = table_row(output, "findings")
-    assert re.match(r"(vanishing gradients|saturated units) \(hidden_\d\d", old_findings), output
+    assert old_findings.startswith("vanishing gradients (hidden_01"), output
     assert new_findings == "none", output
-    assert re.search(r"^  2010 defaults: (vanishing gradients|saturated units): ", output, re.M)
+    assert re.search(
+        r"^  2010 defaults: vanishing gradients: hidden_01's gradient norm", output, re.M
+    )
+    # The story's numbers: orders of magnitude apart (measured: 2010 ~1e-5 at depth 5).
+    old_ratio, new_ratio = (float(v) for v in table_row(output, "first / last"))
+    assert old_ratio < 1e-3 and new_ratio > 0.1 and new_ratio / old_ratio > 1e3, output
+
+    story = output.split("== What went wrong\n")[1]
+    assert story.startswith("In the 2010 run the first hidden layer's gradient is ")
+    ablation = story.split("== What fixed it, one change at a time")[1].splitlines()[1:7]
+    assert ablation[0].split("  ")[0] == "change"
+    labels = [re.split(r"\s{2,}", row)[0] for row in ablation[1:]]
+    assert labels == [
+        "2010: sigmoid, U[-1/sqrt(n), 1/sqrt(n)]",
+        "+ He initialization (still sigmoid)",
+        "+ ELU instead of sigmoid",
+        "+ batch normalization",
+        "+ dropout head (= recommended)",
+    ]
+    ratios = [float(re.split(r"\s{2,}", row)[1]) for row in ablation[1:]]
+    assert ratios[0] < 1e-3 < 0.1 < ratios[-1], ablation
+    assert "The largest single gain: " in story
 
     plain, mc = re.search(
         r"^test accuracy: plain ([\d.]+)  MC dropout \(20 samples\) ([\d.]+)$", output, re.M
@@ -83,12 +110,21 @@ def test_quick_demo_prints_the_story_and_writes_the_runs(tmp_path: Path) -> None
     figure = log_dir / "gradient_flow.png"
     assert f"Gradient flow figure: {figure}" in output
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and figure.stat().st_size > 10_000
-    last_line = output.rstrip().splitlines()[-1]
-    assert last_line == f"To look at the runs: tensorboard --logdir '{log_dir}'"
+    next_lines = output.split("== Next\n")[1].splitlines()
+    tensorboard, report = (shlex.split(line, comments=True) for line in next_lines[:2])
+    assert tensorboard[1:] == ["--logdir", str(log_dir)] and report[1:] == ["report", str(log_dir)]
+    for command in (tensorboard, report):  # runnable exactly as printed, from the repository
+        assert (ROOT / command[0]).exists() or shutil.which(command[0]), command
+    assert "#dnnkit" in next_lines[0]
+    capsys.readouterr()
+    assert main([*report[1:], "--json"]) == 0  # in this process: no second TensorFlow start
+    reported = capsys.readouterr().out
+    runs = json.loads(reported)["runs"]
+    assert [run["run"] for run in runs] == ["2010_defaults", "recommended"]
     for run in ("2010_defaults", "recommended"):
         assert event_files(log_dir / run), run
         tags = read_scalars(log_dir / run)
-        assert "gradients/norm/00_hidden_01" in tags and "gradients/global_norm" in tags
+        assert "gradients/norm/hidden_01" in tags and "gradients/global_norm" in tags
         assert any(tag.startswith("activations/variance/") for tag in tags)
 
 

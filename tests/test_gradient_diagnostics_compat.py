@@ -155,8 +155,8 @@ def test_per_variable_frozen_and_nested_layers(batch, tmp_path):
     prefix = _tags.GRADIENT_NORM + "/per_variable"
     per_variable = sorted(t for t in scalars if t.startswith(prefix + "/"))
     assert [t.split("/")[-1] for t in per_variable] == [
-        "00_inner.a.kernel", "01_inner.a.bias", "02_inner.bn.gamma", "03_inner.bn.beta",
-        "04_out.kernel", "05_out.bias",
+        "inner.a.bias", "inner.a.kernel", "inner.bn.beta", "inner.bn.gamma",
+        "out.bias", "out.kernel",
     ]  # fmt: skip
     layer_norm = scalars[_tags.layer_tag(_tags.GRADIENT_NORM, 1, "inner/bn")][-1][1]
     parts = [scalars[t][-1][1] for t in per_variable[2:4]]

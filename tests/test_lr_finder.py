@@ -222,3 +222,20 @@ def test_cli_lr_find_on_the_digits(
     assert "valley" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["lr-find", "--steps", "1"])
+
+
+def test_plot_marks_every_suggestion_on_a_loss_axis_bounded_by_the_data() -> None:
+    rates = np.logspace(-6, 1, 60)
+    losses = np.concatenate([np.linspace(2.3, 0.4, 45), np.linspace(0.5, 40.0, 15)])
+    raw = losses * np.random.default_rng(0).uniform(0.8, 1.2, 60)
+    result = LRFinderResult(rates, losses, raw, "diverged")
+    figure = result.plot()
+    axes = figure.axes[0]
+    bottom, top = axes.get_ylim()
+    assert 0.0 <= bottom <= raw.min() and top < 4 * losses.min() * 1.2  # not -88 to 12
+    lines = {line.get_label(): line for line in axes.get_lines()}
+    for name, value in result.suggestions.items():
+        label = f"{name}: {value:.2g}"
+        assert label in lines and lines[label].get_xdata()[0] == value
+    with pytest.raises(ValueError, match=r"mark must be one of .*Received: mark='best'"):
+        result.plot(mark="best")

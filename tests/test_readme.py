@@ -48,7 +48,10 @@ def test_make_targets_run_the_demo_and_the_full_suite():
 
 def test_every_example_and_benchmark_command_is_run_by_a_test():
     scripts = [
-        line.split()[1] for block in shell_blocks() for line in block if line.startswith("python ")
+        line.split()[1]
+        for block in shell_blocks()
+        for line in block
+        if line.startswith(("python ", ".venv/bin/python "))
     ]
     assert len(scripts) >= 10
     test_sources = "\n".join(
@@ -87,7 +90,7 @@ def test_python_blocks_and_the_commands_after_them_run(tmp_path):
         "dnnkit plugins --json",
         "dnnkit lr-find --plot lr_find.png",
     ):
-        assert any(line in block for block in shell_blocks()), line
+        assert any(f".venv/bin/{line}" in block for block in shell_blocks()), line
         arguments = line.split()[1:] + (["--quick"] if "lr-find" in line else [])
         result = subprocess.run(
             [str(BIN / "dnnkit"), *arguments],

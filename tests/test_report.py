@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +16,9 @@ import tensorflow as tf
 from keras_dnnkit.callbacks import ActivationDiagnostics, GradientDiagnostics
 from keras_dnnkit.cli.main import main
 from keras_dnnkit.diagnostics import _tags
+from keras_dnnkit.diagnostics._events import read_scalars
 from keras_dnnkit.diagnostics._findings_file import KEYS, write_findings
+from keras_dnnkit.diagnostics._layer_order import read_layer_order
 from keras_dnnkit.diagnostics._report import build_report
 from tests._activation_runs import digits, mlp, train
 
@@ -129,13 +133,16 @@ def test_bad_window(logs: Any, capsys: Any) -> None:
 @pytest.mark.slow
 def test_console_script_in_a_fresh_process(logs: Any) -> None:
     dnnkit = Path(sys.executable).with_name("dnnkit")
+    quiet = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     result = subprocess.run(
         [str(dnnkit), "report", logs["dead"], "--json", "--fail-on-findings"],
         capture_output=True,
         text=True,
         timeout=120,
+        env=quiet,
     )
     assert result.returncode == 1, result.stderr
+    assert result.stderr == ""  # TensorFlow's start-up lines (oneDNN, CUDA, absl) set aside
     problems = {f["problem"] for f in json.loads(result.stdout)["findings"]}
     assert "dead_units" in problems
 
@@ -208,3 +215,53 @@ def test_a_run_without_gradient_statistics_says_so_and_fails(tmp_path: Path, cap
     assert status == 1
     assert "no gradient statistics" in out and "GradientDiagnostics" in out
     assert _report(capsys, str(tmp_path))[0] == 0  # without --fail-on-findings: just a report
+
+
+# ---------------------------------------------------------------- several runs, stable tags
+
+
+def test_tags_are_the_same_across_runs_of_different_architectures(logs: Any) -> None:
+    # "dead": Dense layers only; "healthy": Dense, BatchNormalization, Activation per layer.
+    # hidden_1 is the 2nd measured layer in one and the 3rd in the other: same tag anyway.
+    dead, healthy = (read_scalars(logs[kind]) for kind in ("dead", "healthy"))
+    shared = [f"hidden_{i}" for i in range(4)] + ["output"]
+    for prefix in (_tags.GRADIENT_NORM, _tags.UPDATE_RATIO, _tags.ACTIVATION_VARIANCE):
+        for layer in shared:
+            assert f"{prefix}/{layer}" in dead and f"{prefix}/{layer}" in healthy
+    layer_tags = [t for t in (*dead, *healthy) if _tags.parse_layer_tag(t) is not None]
+    assert not [t for t in layer_tags if re.search(r"/\d+_", t)]  # no position in any tag
+    assert read_layer_order(logs["dead"]) == shared
+    assert read_layer_order(logs["healthy"]) == [
+        name for i in range(4) for name in (f"hidden_{i}", f"norm_{i}")
+    ] + ["output"]  # the order is metadata (dnnkit_layers.json), not part of the tags
+
+
+def test_a_directory_of_runs_reports_each_run_and_compares(logs: Any, capsys: Any) -> None:
+    parent = str(Path(logs["dead"]).parent)
+    singles = {kind: json.loads(_report(capsys, logs[kind], "--json")[1]) for kind in logs}
+    status, out, _ = _report(capsys, parent, "--json")
+    assert status == 0
+    document = json.loads(out)
+    assert list(document) == ["runs", "comparison"]
+    assert [run["run"] for run in document["runs"]] == ["dead", "healthy"]
+    for run in document["runs"]:  # each run's numbers are that run's alone: never merged
+        assert run["layers"] == singles[run["run"]]["layers"]
+        assert run["findings"] == singles[run["run"]]["findings"]
+    comparison = document["comparison"]
+    assert comparison["runs"] == ["dead", "healthy"]
+    rows = {row["name"]: row for row in comparison["layers"]}
+    for kind in ("dead", "healthy"):
+        own = {layer["name"]: layer for layer in singles[kind]["layers"]}
+        assert rows["hidden_1"]["gradient_norm"][kind] == own["hidden_1"]["gradient_norm"]
+    assert rows["norm_0"]["gradient_norm"]["dead"] is None  # the dead run has no norm_0
+    summary = {row["run"]: row for row in comparison["summary"]}
+    assert "dead_units" in summary["dead"]["findings"] and summary["healthy"]["findings"] == []
+    assert _report(capsys, parent, "--fail-on-findings")[0] == 1
+    status, text, _ = _report(capsys, parent)
+    assert status == 0
+    assert text.index("== run dead") < text.index("== run healthy") < text.index("== comparison")
+    header = next(
+        line for line in text.splitlines() if line.split()[1:3] == ["gradient_norm", "dead"]
+    )
+    assert header.split() == ["layer", "gradient_norm", "dead", "gradient_norm", "healthy",
+                              "update_ratio", "dead", "update_ratio", "healthy"]  # fmt: skip

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import socket
-import subprocess
-import sys
+import re
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,21 +13,9 @@ import pytest
 
 from keras_dnnkit.callbacks import ActivationDiagnostics, GradientDiagnostics
 from keras_dnnkit.diagnostics import _tags
+from keras_dnnkit.diagnostics._tensorboard import CHARTS, MAX_LINES_PER_CHART, layout_proto
 from tests._activation_runs import digits, mlp, train
-
-STARTUP_SECONDS = 90
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _get(port: int, path: str) -> Any:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
-        return json.loads(response.read())
+from tests._tensorboard_server import STARTUP_SECONDS, get, tensorboard, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -47,37 +31,19 @@ def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(log_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    port = _free_port()
-    output = (tmp_path_factory.mktemp("tensorboard_output") / "server.log").open("w")
-    command = [str(Path(sys.executable).with_name("tensorboard")), "--logdir", str(log_dir)]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--reload_interval", "1"]
-    process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
-    try:
+    output = tmp_path_factory.mktemp("tensorboard_output") / "server.log"
+    with tensorboard(log_dir, output) as port:
         yield port
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
-        output.close()
 
 
 def _wait_for_tags(port: int, wanted: set[str]) -> dict[str, Any]:
     """Poll the scalars plugin until every wanted tag is served (bounded wait)."""
-    deadline = time.monotonic() + STARTUP_SECONDS
-    tags: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        try:
-            tags = _get(port, "/data/plugin/scalars/tags")
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        served = {tag for run in tags.values() for tag in run}
-        if wanted <= served:
-            return tags
-        time.sleep(0.5)
-    pytest.fail(f"tensorboard did not serve {sorted(wanted)} within {STARTUP_SECONDS} s: {tags}")
+    tags: dict[str, Any] = wait_for(
+        port,
+        "/data/plugin/scalars/tags",
+        lambda tags: wanted <= {tag for run in tags.values() for tag in run},
+    )
+    return tags
 
 
 @pytest.mark.slow
@@ -93,7 +59,7 @@ def test_gradient_and_activation_tags_are_served(server: int) -> None:
     }
     tags = _wait_for_tags(server, wanted)
     assert list(tags) == ["."]  # one run: the log dir itself
-    series = _get(
+    series = get(
         server,
         "/data/plugin/scalars/scalars?run=.&tag="
         + urllib.request.quote(_tags.layer_tag(_tags.DEAD_FRACTION, 1, "hidden_1")),
@@ -106,17 +72,18 @@ def test_gradient_and_activation_tags_are_served(server: int) -> None:
 @pytest.mark.slow
 def test_custom_scalars_layout_is_served(server: int) -> None:
     _wait_for_tags(server, {_tags.GRADIENT_GLOBAL_NORM})
-    layout = _get(server, "/data/plugin/custom_scalars/layout")
+    layout = get(server, "/data/plugin/custom_scalars/layout")
     charts = [chart for category in layout["category"] for chart in category["chart"]]
     patterns = [tag for chart in charts for tag in chart["multiline"]["tag"]]
-    assert f"^{_tags.GRADIENT_NORM}/.*" in patterns
-    assert f"^{_tags.UPDATE_RATIO}/.*" in patterns
+    layers = "hidden_0|hidden_1|hidden_2|output"
+    assert f"^gradients/norm/(?:{layers})$" in patterns
+    assert f"^updates/ratio/(?:{layers})$" in patterns
 
 
 @pytest.mark.slow
 def test_findings_text_is_served(server: int) -> None:
     _wait_for_tags(server, {_tags.GRADIENT_GLOBAL_NORM})
-    text_tags = _get(server, "/data/plugin/text/tags")
+    text_tags = get(server, "/data/plugin/text/tags")
     assert _tags.FINDINGS in text_tags["."]
 
 
@@ -125,10 +92,10 @@ def test_gradient_histograms_are_served(server: int) -> None:
     _wait_for_tags(server, {_tags.GRADIENT_GLOBAL_NORM})
     tag = _tags.layer_tag(_tags.GRADIENT_HISTOGRAM, 0, "hidden_0")
     deadline = time.monotonic() + STARTUP_SECONDS
-    while tag not in _get(server, "/data/plugin/histograms/tags").get(".", {}):
+    while tag not in get(server, "/data/plugin/histograms/tags").get(".", {}):
         assert time.monotonic() < deadline, "no gradient histogram served"
         time.sleep(0.5)
-    series = _get(
+    series = get(
         server, "/data/plugin/histograms/histograms?run=.&tag=" + urllib.request.quote(tag)
     )
     assert [point[1] for point in series] == [10, 20]  # [wall_time, step, buckets]
@@ -136,3 +103,18 @@ def test_gradient_histograms_are_served(server: int) -> None:
         assert all(left <= right for left, right, _ in buckets)
         # the default sample: 1000 of hidden_0's 64 * 16 + 16 gradient values
         assert sum(count for _, _, count in buckets) == 1000
+
+
+def test_layout_charts_hold_at_most_twelve_layers_each_layer_once_normalization_apart() -> None:
+    names = [n for i in range(1, 21) for n in (f"hidden_{i:02d}", f"batch_norm_{i:02d}")]
+    names.append("output")
+    layout = layout_proto(names)
+    for category, (prefix, _, _) in zip(layout.category, CHARTS, strict=True):
+        charted = []
+        for chart in category.chart:
+            members = [n for n in names if re.fullmatch(chart.multiline.tag[0], f"{prefix}/{n}")]
+            assert 1 <= len(members) <= MAX_LINES_PER_CHART, chart.title
+            assert len({n.startswith("batch_norm") for n in members}) == 1, chart.title
+            charted += members
+        assert sorted(charted) == sorted(names)  # every layer in exactly one chart
+    assert len(layout.category[0].chart) == 4  # 21 weight layers in 2, 20 batch norms in 2

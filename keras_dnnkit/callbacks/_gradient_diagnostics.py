@@ -19,7 +19,6 @@ from keras_dnnkit.diagnostics._diagnosis import GradientDiagnosis, resolved_text
 from keras_dnnkit.diagnostics._references import reference_layers
 from keras_dnnkit.diagnostics._tensorboard import (
     FROZEN_LAYERS,
-    PER_VARIABLE,
     GradientBoard,
     scalar_tags,
 )
@@ -342,7 +341,6 @@ class GradientDiagnostics(keras.callbacks.Callback):
             return board
         first = not self._boards
         before = self._captures_before(capture)
-        offset = sum(len(c.grouping.layers) for c in before)
         variable_offset = sum(len(c.variables) for c in before)
         paths = [g.path for g in capture.grouping.layers]
         names = [f"{g.path}/{n}" for g in capture.grouping.layers for n in g.variable_names]
@@ -353,8 +351,6 @@ class GradientDiagnostics(keras.callbacks.Callback):
             variable_paths if self.per_variable else None,
             momentum=_momentum_attribute(optimizer) is not None,
         )
-        if offset:  # positions follow those of the layers the first optimizer updates
-            tags = [t if PER_VARIABLE in t else _shift(t, offset) for t in tags]
         if not first:  # per-optimizer tags get the optimizer's name
             tags = [t if _tags.parse_layer_tag(t) else f"{t}/{capture.name}" for t in tags]
         board = self._boards[capture.name] = GradientBoard(self.log_dir, tags)
@@ -509,14 +505,6 @@ class GradientDiagnostics(keras.callbacks.Callback):
                 board.text(_tags.FINDINGS, text, int(step or 0))
             if self.warn and finding.current:
                 warnings.warn(text, DiagnosticsWarning, stacklevel=2)
-
-
-def _shift(tag: str, offset: int) -> str:
-    parsed = _tags.parse_layer_tag(tag)
-    if parsed is None:
-        return tag
-    prefix, index, layer = parsed
-    return _tags.layer_tag(prefix, index + offset, layer)
 
 
 def _momentum_attribute(optimizer: Any) -> str | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from keras_dnnkit.cli._quiet import import_tensorflow_quietly
+
 DATASET_CHOICES = ("digits", "mnist", "fashion_mnist")
 
 
@@ -19,10 +21,12 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="the vanishing-gradients story end to end: 2010 defaults vs today's recipe",
-        description="Train the same deep MLP as in 2010 (sigmoid, N(0,1) init, SGD) and as "
+        description="Train the same deep MLP as in 2010 (Glorot & Bengio's setting: sigmoid, "
+        "U[-1/sqrt(n), 1/sqrt(n)] init, plain SGD), whose gradients vanish, and as "
         "recommended today (He init, ELU, batch norm, Nadam, 1cycle) with gradient and "
-        "activation diagnostics, compare them, run MC dropout on the recommended model, and "
-        "write TensorBoard runs and a gradient-flow figure.",
+        "activation diagnostics; compare them, measure which change fixes the gradients "
+        "(one row per change), run MC dropout on the recommended model, and write "
+        "TensorBoard runs and a gradient-flow figure.",
     )
     parser.add_argument("--epochs", type=int, default=10, help="epochs per configuration (10)")
     parser.add_argument("--depth", type=int, default=20, help="hidden layers (default 20)")
@@ -40,6 +44,8 @@ def add_parser(subparsers: Any) -> None:
 
 def run(arguments: argparse.Namespace) -> int:
     """Run the demo with the parsed arguments; return its exit status."""
+    print("keras-dnnkit demo: loading TensorFlow ...", flush=True)
+    import_tensorflow_quietly()
     from keras_dnnkit.demo import DemoOptions, run_demo
 
     try:

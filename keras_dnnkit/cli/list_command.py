@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 from keras_dnnkit._types import KINDS
+from keras_dnnkit.cli._quiet import import_tensorflow_quietly
 from keras_dnnkit.cli._table import format_table
-from keras_dnnkit.registry import default_registry
 
 
 def add_parser(subparsers: Any) -> None:
@@ -39,6 +39,9 @@ def run(arguments: argparse.Namespace) -> int:
         ...
         0
     """
+    import_tensorflow_quietly()
+    from keras_dnnkit.registry import default_registry  # imports Keras: only when run
+
     components = default_registry().components(arguments.kind)
     if arguments.json:
         records = [

@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from keras_dnnkit.cli._quiet import import_tensorflow_quietly
+
 
 def add_parser(subparsers: Any) -> None:
     """Add the ``lr-find`` sub-command."""
@@ -27,6 +29,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(arguments: argparse.Namespace) -> int:
     """Run the range test and report; return 0."""
+    import_tensorflow_quietly()
     import keras
 
     from keras_dnnkit.data import load_digits

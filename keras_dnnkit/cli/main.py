@@ -2,6 +2,8 @@
 
 Each sub-command lives in its own module with an ``add_parser(subparsers)`` function that
 adds its parser and sets ``handler`` (a function from the parsed arguments to an exit code).
+Those modules import Keras and TensorFlow only inside their handlers, so that ``dnnkit
+--help`` answers at once; TensorFlow's log lines are silenced before it is imported.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+
+from keras_dnnkit.cli._quiet import silence_tensorflow
 
 COMMAND_MODULES = (
     "keras_dnnkit.cli.plugins_command",
@@ -50,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         constraint  unit_norm     keras_dnnkit.constraints
         0
     """
+    silence_tensorflow()
     arguments = build_parser().parse_args(argv)
     status: int = arguments.handler(arguments)
     return status

@@ -6,8 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from keras_dnnkit.cli._quiet import import_tensorflow_quietly
 from keras_dnnkit.cli._table import format_table
-from keras_dnnkit.registry import list_plugins
 
 
 def add_parser(subparsers: Any) -> None:
@@ -31,6 +31,9 @@ def run(arguments: argparse.Namespace) -> int:
         keras_dnnkit.initializers  keras-dnnkit  ...
         0
     """
+    import_tensorflow_quietly()
+    from keras_dnnkit.registry import list_plugins  # imports Keras: only when run
+
     plugins = list_plugins()
     if arguments.json:
         print(json.dumps([plugin.to_dict() for plugin in plugins], indent=2))

@@ -80,6 +80,13 @@ class EpochPrinter(keras.callbacks.Callback):
         self.write = write
         self._start = time.perf_counter()
 
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        """Say what the first, slow epoch is doing."""
+        self.write(
+            f"[{self.title}] epoch 1/{self.epochs} is tracing the instrumented train step "
+            "(the slowest epoch) ..."
+        )
+
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         """Start the epoch's clock."""
         self._start = time.perf_counter()

@@ -1,10 +1,11 @@
-"""Summarize a diagnostics run from its event files: a per-layer table and the findings.
+"""Summarize one diagnostics run from its event files: a per-layer table and the findings.
 
-What ``dnnkit report`` prints. Each layer's value is the median over the last ``window``
-logged steps of its tag (single steps are noisy). The findings are the ones the callbacks
-kept while training, read from the findings file beside the event files
-(``dnnkit_findings.json``, see ``_findings_file``): current ones apart from resolved ones.
-A run whose event files hold no gradient statistics says so.
+What ``dnnkit report`` prints for each run. Each layer's value is the median over the last
+``window`` logged steps of its tag (single steps are noisy); layers come in the run's layer
+order (``dnnkit_layers.json``). The findings are the ones the callbacks kept while training,
+read from the findings file beside the event files (``dnnkit_findings.json``, see
+``_findings_file``; :func:`run_findings`): current ones apart from resolved ones. A run whose
+event files hold no gradient statistics says so.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any
 
 from keras_dnnkit.diagnostics import _tags
 from keras_dnnkit.diagnostics._events import event_files, read_scalars
-from keras_dnnkit.diagnostics._findings_file import FILE_NAME, read_findings
+from keras_dnnkit.diagnostics._findings_file import read_findings
+from keras_dnnkit.diagnostics._layer_order import order_layers, read_layer_order
 from keras_dnnkit.diagnostics.findings import PROBLEMS, Finding
 
 COLUMNS: dict[str, str] = {
@@ -88,7 +90,7 @@ class Report:
 
 
 def build_report(log_dir: str | os.PathLike[str], *, window: int = 5) -> Report:
-    """Read a run's event files and findings file (sub-directories included) and summarize.
+    """Read a run's event files and its findings file, and summarize.
 
     Args:
         log_dir: the run's log directory (what the callbacks were given).
@@ -102,7 +104,7 @@ def build_report(log_dir: str | os.PathLike[str], *, window: int = 5) -> Report:
         >>> import tempfile, tensorflow as tf
         >>> log_dir = tempfile.mkdtemp()
         >>> with tf.summary.create_file_writer(log_dir).as_default():
-        ...     _ = tf.summary.scalar("activations/dead_fraction/00_dense", 0.75, step=10)
+        ...     _ = tf.summary.scalar("activations/dead_fraction/dense", 0.75, step=10)
         >>> report = build_report(log_dir)
         >>> report.layers[0].to_dict(), report.findings, report.gradient_statistics
         ({'name': 'dense', 'dead_fraction': 0.75}, (), False)
@@ -112,7 +114,7 @@ def build_report(log_dir: str | os.PathLike[str], *, window: int = 5) -> Report:
         raise ValueError(f"Argument window must be an int >= 1. Received: window={window!r}")
     scalars = read_scalars(log_dir)
     by_layer = _layer_series(scalars)
-    names = _merge_orders(by_layer)
+    names = order_layers(by_layer, read_layer_order(log_dir))
     layers = tuple(
         LayerSummary(
             name,
@@ -129,19 +131,14 @@ def build_report(log_dir: str | os.PathLike[str], *, window: int = 5) -> Report:
 
 
 def run_findings(log_dir: str | os.PathLike[str]) -> list[Finding]:
-    """Every finding in the findings files of ``log_dir`` and its sub-directories.
+    """The findings the callbacks kept in the findings file of the run ``log_dir``.
 
     Example:
         >>> import tempfile
         >>> run_findings(tempfile.mkdtemp())
         []
     """
-    findings = [
-        Finding.from_dict(data)
-        for root, _dirs, files in sorted(os.walk(os.fspath(log_dir)))
-        if FILE_NAME in files
-        for data in read_findings(root)
-    ]
+    findings = [Finding.from_dict(data) for data in read_findings(log_dir)]
     return sorted(findings, key=lambda f: (f.first_step, PROBLEMS.index(f.problem)))
 
 
@@ -170,41 +167,13 @@ def check_log_dir(log_dir: str | os.PathLike[str]) -> None:
 
 
 def _layer_series(scalars: Mapping[str, Series]) -> dict[str, dict[str, Series]]:
-    """``{prefix: {layer: series}}`` for the report's columns, with each layer's index."""
+    """``{prefix: {layer: series}}`` for the report's columns, layers as first written."""
     by_layer: dict[str, dict[str, Series]] = {}
-    indices: dict[str, dict[str, int]] = {}
     for tag, series in scalars.items():
         parsed = _tags.parse_layer_tag(tag)
-        if parsed is None or parsed[0] not in COLUMNS:
-            continue
-        prefix, index, layer = parsed
-        by_layer.setdefault(prefix, {})[layer] = series
-        indices.setdefault(prefix, {})[layer] = index
-    return {
-        prefix: dict(sorted(layers.items(), key=lambda item: indices[prefix][item[0]]))
-        for prefix, layers in by_layer.items()
-    }
-
-
-def _merge_orders(by_layer: Mapping[str, Mapping[str, Series]]) -> list[str]:
-    """Merge each prefix's input-to-output order into one (callbacks number layers apart)."""
-    orders = sorted((list(layers) for layers in by_layer.values()), key=len, reverse=True)
-    first_seen: dict[str, int] = {}
-    after: dict[str, set[str]] = {}
-    for order in orders:
-        for position, name in enumerate(order):
-            first_seen.setdefault(name, len(first_seen))
-            after.setdefault(name, set())
-            if position:
-                after[name].add(order[position - 1])
-    merged: list[str] = []
-    remaining = sorted(first_seen, key=first_seen.__getitem__)
-    while remaining:
-        # The first layer whose predecessors are all placed; on a cycle, the first one left.
-        ready = next((n for n in remaining if after[n] <= set(merged)), remaining[0])
-        merged.append(ready)
-        remaining.remove(ready)
-    return merged
+        if parsed is not None and parsed[0] in COLUMNS:
+            by_layer.setdefault(parsed[0], {})[parsed[1]] = series
+    return by_layer
 
 
 def _median(series: Series, window: int) -> float:

@@ -1,12 +1,12 @@
-"""TensorBoard tag names shared by the diagnostics callbacks and ``dnnkit report``.
+"""TensorBoard tag names shared by the diagnostics callbacks, ``dnnkit report`` and the dashboard.
 
-Layer tags carry the layer's position (input to output) so that TensorBoard and the report
-list layers in network order: ``gradients/norm/03_dense_2``.
+A layer's tag is its statistic and its name, nothing else: ``gradients/norm/hidden_04``.
+The same architecture gives the same tags in every run, so TensorBoard pairs them across
+runs. The layers' order (input to output) is kept apart, in the run's layer-order file
+(see :mod:`keras_dnnkit.diagnostics._layer_order`), not in the tag.
 """
 
 from __future__ import annotations
-
-import re
 
 GRADIENT_NORM = "gradients/norm"
 GRADIENT_MEAN_ABS = "gradients/mean_abs"
@@ -24,30 +24,66 @@ SATURATED_FRACTION = "activations/saturated_fraction"
 LEARNING_RATE = "optimizer/learning_rate"
 MOMENTUM = "optimizer/momentum"
 FINDINGS = "findings"
+PER_VARIABLE = "/per_variable"  # suffix of a prefix for per-variable tags
 
-_LAYER_TAG = re.compile(r"^(?P<prefix>.+)/(?P<index>\d+)_(?P<layer>[^/]+)$")
+LAYER_PREFIXES: tuple[str, ...] = (
+    GRADIENT_NORM,
+    GRADIENT_MEAN_ABS,
+    GRADIENT_MAX_ABS,
+    GRADIENT_FLOW,
+    GRADIENT_HISTOGRAM,
+    UPDATE_RATIO,
+    ACTIVATION_MEAN,
+    ACTIVATION_VARIANCE,
+    ACTIVATION_VARIANCE_RATIO,
+    DEAD_FRACTION,
+    SATURATED_FRACTION,
+)
+"""The prefixes followed by a layer's name."""
 
 
 def layer_tag(prefix: str, index: int, layer_path: str) -> str:
     """Return the tag of one layer's statistic; nested paths use dots (``encoder.dense``).
 
+    ``index`` (the layer's position) is not part of the tag: the same layer name gives
+    the same tag whatever layers come before it. The position is kept in the run's
+    layer-order file.
+
     Example:
         >>> layer_tag(GRADIENT_NORM, 3, "encoder/dense_2")
-        'gradients/norm/03_encoder.dense_2'
+        'gradients/norm/encoder.dense_2'
     """
-    return f"{prefix}/{index:02d}_{layer_path.replace('/', '.')}"
+    del index  # the order lives in the layer-order metadata, not in the tag
+    return f"{prefix}/{layer_name(layer_path)}"
 
 
-def parse_layer_tag(tag: str) -> tuple[str, int, str] | None:
-    """Return ``(prefix, index, layer)`` of a layer tag, or ``None`` for other tags.
+def layer_name(layer_path: str) -> str:
+    """Return a layer's name as its tags spell it (nested paths joined with dots).
 
     Example:
-        >>> parse_layer_tag("gradients/norm/03_encoder.dense_2")
-        ('gradients/norm', 3, 'encoder.dense_2')
+        >>> layer_name("encoder/dense_2")
+        'encoder.dense_2'
+    """
+    return layer_path.replace("/", ".")
+
+
+def parse_layer_tag(tag: str) -> tuple[str, str] | None:
+    """Return ``(prefix, layer)`` of a layer tag, or ``None`` for other tags.
+
+    Per-variable tags have the prefix ``<statistic>/per_variable``.
+
+    Example:
+        >>> parse_layer_tag("gradients/norm/encoder.dense_2")
+        ('gradients/norm', 'encoder.dense_2')
+        >>> parse_layer_tag("gradients/norm/per_variable/dense.kernel")
+        ('gradients/norm/per_variable', 'dense.kernel')
         >>> parse_layer_tag("gradients/global_norm") is None
         True
     """
-    match = _LAYER_TAG.match(tag)
-    if match is None:
+    prefix, slash, layer = tag.rpartition("/")
+    if not slash or not layer:
         return None
-    return match["prefix"], int(match["index"]), match["layer"]
+    statistic = prefix[: -len(PER_VARIABLE)] if prefix.endswith(PER_VARIABLE) else prefix
+    if statistic not in LAYER_PREFIXES:
+        return None
+    return prefix, layer

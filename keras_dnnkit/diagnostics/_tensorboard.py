@@ -7,6 +7,7 @@ hundred tags costs about as much as logging one.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,41 +15,107 @@ import numpy as np
 import tensorflow as tf
 
 from keras_dnnkit.diagnostics import _tags
+from keras_dnnkit.diagnostics._layer_order import write_layer_order
 
 FROZEN_LAYERS = "gradients/frozen_layers"  # text, written once at train start
-PER_VARIABLE = "/per_variable"  # suffix of a prefix for per-variable tags
+PER_VARIABLE = _tags.PER_VARIABLE
 
-LAYOUT_CATEGORY = "keras-dnnkit gradients"
-FLOW_CHART = "gradient flow: gradient norm per layer (switch the y axis to log in the chart)"
-UPDATE_CHART = "update / weight ratio per layer (about 1e-3 is healthy; log axis helps)"
-RELATIVE_CHART = "gradient norm relative to the output layer"
+MAX_LINES_PER_CHART = 12
+"""The most layers one custom-scalars chart draws (more make an unreadable tooltip)."""
+
+CHARTS: tuple[tuple[str, str, str], ...] = (
+    (
+        _tags.GRADIENT_NORM,
+        "keras-dnnkit: gradient norm per layer",
+        "gradient norm",
+    ),
+    (
+        _tags.UPDATE_RATIO,
+        "keras-dnnkit: update / weight ratio per layer (about 1e-3 is healthy)",
+        "update / weight ratio",
+    ),
+    (
+        _tags.GRADIENT_FLOW,
+        "keras-dnnkit: gradient norm relative to the last layer",
+        "relative gradient norm",
+    ),
+)
+"""(tag prefix, category title, chart title) of the custom-scalars layout."""
 
 
-def layout_proto() -> Any:
-    """The custom-scalars layout: gradient flow, update ratios, relative flow.
-
-    TensorBoard's custom-scalars charts cannot be told to open on a log axis; the log
-    scale is the toggle under each chart.
+def chunks(names: Sequence[str], size: int = MAX_LINES_PER_CHART) -> list[list[str]]:
+    """Split ``names`` into consecutive groups of at most ``size``, as even as possible.
 
     Example:
-        >>> [c.title.split(":")[0] for c in layout_proto().category[0].chart][:1]
-        ['gradient flow']
+        >>> [len(c) for c in chunks([f"l{i}" for i in range(21)])]
+        [11, 10]
     """
+    if not names:
+        return []
+    count = -(-len(names) // size)
+    base, extra = divmod(len(names), count)
+    groups, start = [], 0
+    for index in range(count):
+        end = start + base + (index < extra)
+        groups.append(list(names[start:end]))
+        start = end
+    return groups
+
+
+def is_normalization(layer_name: str) -> bool:
+    """Whether a layer's name says it normalizes (batch_norm_3, layer_normalization, bn_1).
+
+    Normalization layers' gradients (of their scale and offset) sit about ten times below
+    the weight layers' around them; charted together they make a second band.
+
+    Example:
+        >>> [is_normalization(n) for n in ("batch_norm_01", "bn_2", "dense", "output")]
+        [True, True, False, False]
+    """
+    name = layer_name.rsplit(".", 1)[-1].lower()
+    return "norm" in name or re.fullmatch(r"bn(_\d+)?", name) is not None
+
+
+def layout_proto(layer_names: Sequence[str]) -> Any:
+    """The custom-scalars layout: per statistic, charts of at most 12 layers each.
+
+    Weight layers and normalization layers are charted apart (their gradients differ by
+    about ten times), each in runs of consecutive layers, input to output. Each chart's tag
+    regex names its layers exactly, so a chart holds one line per layer per run.
+    TensorBoard's custom-scalars charts cannot be told to open on a log axis; the log scale
+    is the toggle under each chart.
+
+    Example:
+        >>> names = [f"hidden_{i:02d}" for i in range(1, 21)] + ["output"]
+        >>> [c.title for c in layout_proto(names).category[0].chart]
+        ['gradient norm: hidden_01 ... hidden_11 (11 of 21 layers)', 'gradient norm: hidden_12 ... output (10 of 21 layers)']
+        >>> layout = layout_proto(["dense", "batch_norm", "dense_1", "batch_norm_1", "output"])
+        >>> [c.title for c in layout.category[0].chart]
+        ['gradient norm: dense ... output (3 of 3 layers)', 'gradient norm: batch_norm ... batch_norm_1 (2 of 2 normalization layers)']
+        >>> layout.category[0].chart[0].multiline.tag[0]
+        '^gradients/norm/(?:dense|dense_1|output)$'
+    """  # noqa: E501 -- a doctest's expected output is one line
     from tensorboard.plugins.custom_scalar import layout_pb2
 
-    def chart(title: str, prefix: str) -> Any:
-        content = layout_pb2.MultilineChartContent(tag=[f"^{prefix}/.*"])
-        return layout_pb2.Chart(title=title, multiline=content)
-
-    category = layout_pb2.Category(
-        title=LAYOUT_CATEGORY,
-        chart=[
-            chart(FLOW_CHART, _tags.GRADIENT_NORM),
-            chart(UPDATE_CHART, _tags.UPDATE_RATIO),
-            chart(RELATIVE_CHART, _tags.GRADIENT_FLOW),
-        ],
-    )
-    return layout_pb2.Layout(category=[category])
+    names = [_tags.layer_name(name) for name in layer_names]
+    families = [
+        ([n for n in names if not is_normalization(n)], "layers"),
+        ([n for n in names if is_normalization(n)], "normalization layers"),
+    ]
+    groups = [
+        (group, len(members), kind) for members, kind in families for group in chunks(members)
+    ]
+    categories = []
+    for prefix, category_title, chart_title in CHARTS:
+        charts = []
+        for group, total, kind in groups:
+            pattern = f"^{re.escape(prefix)}/(?:{'|'.join(re.escape(n) for n in group)})$"
+            span = group[0] if len(group) == 1 else f"{group[0]} ... {group[-1]}"
+            title = f"{chart_title}: {span} ({len(group)} of {total} {kind})"
+            content = layout_pb2.MultilineChartContent(tag=[pattern])
+            charts.append(layout_pb2.Chart(title=title, multiline=content))
+        categories.append(layout_pb2.Category(title=category_title, chart=charts))
+    return layout_pb2.Layout(category=categories)
 
 
 class GradientBoard:
@@ -91,11 +158,19 @@ class GradientBoard:
         )
         self._write(summary, step)  # one write for every tag: no per-tag op, no tracing
 
+    @property
+    def layers(self) -> list[str]:
+        """The measured layers' names, input to output (from the gradient-norm tags)."""
+        parsed = (_tags.parse_layer_tag(tag) for tag in self.scalar_tags)
+        return [p[1] for p in parsed if p is not None and p[0] == _tags.GRADIENT_NORM]
+
     def layout(self) -> None:
-        """Write the custom-scalars layout (at step 0)."""
+        """Write the custom-scalars layout (at step 0) and the run's layer order."""
         from tensorboard.plugins.custom_scalar import summary as custom_scalar
 
-        self._write(custom_scalar.pb(layout_proto()), step=0)
+        layers = self.layers
+        write_layer_order(self.log_dir, layers)
+        self._write(custom_scalar.pb(layout_proto(layers)), step=0)
 
     def text(self, tag: str, message: str, step: int) -> None:
         """Write a text summary."""
@@ -149,7 +224,7 @@ def scalar_tags(
 
     Example:
         >>> scalar_tags(["dense", "out"])[:3]
-        ['gradients/norm/00_dense', 'gradients/norm/01_out', 'gradients/mean_abs/00_dense']
+        ['gradients/norm/dense', 'gradients/norm/out', 'gradients/mean_abs/dense']
     """
     prefixes = (
         _tags.GRADIENT_NORM,
