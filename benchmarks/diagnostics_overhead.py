@@ -15,7 +15,9 @@ step, side by side, their difference, and how many step variants the owner trace
 same again on the steady-state model, fitted in both modes, which leaves out the difference
 between instances (a short fit's steps took 1.5 times as long on one MobileNetV2 as on the
 other). The first fit of a model after another model ran was slower in plain Keras too,
-without a retrace (0.6 s here for the MLP, 3-5 s for MobileNetV2): compare the medians.
+without a retrace (0.6 s here for the MLP, 3-5 s for MobileNetV2), and the end of about
+every third short MobileNetV2 fit took 0.2-0.3 s more, with or without the callback: hence
+9 fits each and medians; the first step is the steadier measure of the start-up.
 The "extra pass" logger is the approach the callback replaces: every N steps, a separate
 GradientTape forward and backward pass on a batch, whose per-layer norms are written with
 tf.summary.
@@ -333,7 +335,7 @@ def main() -> None:
     args = parser.parse_args()
     rounds = args.rounds or (1 if args.quick else 24)
     steps = args.steps or (60 if args.quick else 300)
-    later = args.later_fits or (2 if args.quick else 5)
+    later = args.later_fits or (2 if args.quick else 9)
     mobilenet_rounds = args.mobilenet_rounds
     if mobilenet_rounds is None:
         mobilenet_rounds = 0 if args.quick else 3
