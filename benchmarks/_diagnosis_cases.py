@@ -248,7 +248,7 @@ def _layer_medians(scalars: dict[str, Any], prefix: str) -> dict[str, float]:
     for tag, series in scalars.items():
         parsed = _tags.parse_layer_tag(tag)
         if parsed is not None and parsed[0] == prefix:
-            medians[parsed[2]] = _median_last(series)
+            medians[parsed[1]] = _median_last(series)
     return medians
 
 

@@ -7,6 +7,7 @@ Example:
 """
 
 import importlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -97,6 +98,13 @@ def __dir__() -> list[str]:
 
 
 __version__ = "0.1.0"
+
+if "keras" in sys.modules:
+    # Keras is loaded already (the usual `import keras` first): import our modules now, so
+    # that the classes they register load from `.keras` files with plain Keras. Without
+    # Keras loaded (the `dnnkit` CLI) they are imported on first use.
+    for _name in ("layers", "callbacks", "schedules", "activations", "constraints"):
+        importlib.import_module(f"keras_dnnkit.{_name}")
 
 __all__ = [
     "KINDS",

@@ -608,3 +608,17 @@ def apply_gradients_counts_the_step(optimizer: Any) -> bool:
     except (OSError, TypeError):  # pragma: no cover - no source shipped
         return False
     return "_iterations.assign_add" in source or "iterations.assign_add" in source
+
+
+def batch_norm_moments(layer: Any) -> Any:
+    """A ``BatchNormalization`` layer's own moments function (masks, synchronized), or None.
+
+    ``BatchNormalization._moments(inputs, mask)``, checked on Keras 3.5.0-3.15.1; ``None``
+    where it is missing (the caller then computes plain moments).
+
+    Example:
+        >>> moments = batch_norm_moments(keras.layers.BatchNormalization())
+        >>> callable(moments)
+        True
+    """
+    return getattr(layer, "_moments", None)

@@ -282,8 +282,9 @@ def test_two_places_found_at_one_step_both_reach_the_file(tmp_path: Path) -> Non
 def test_gradient_diagnostics_checks_its_thresholds_argument(tmp_path: Path) -> None:
     from keras_dnnkit.callbacks import GradientDiagnostics
 
-    with pytest.raises(ValueError, match=r"thresholds must be a .*Received: thresholds=\{'window'"):
-        GradientDiagnostics(tmp_path, thresholds={"window": 3})  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"thresholds must be a .*Received: thresholds=0.5"):
+        GradientDiagnostics(tmp_path, thresholds=0.5)  # type: ignore[arg-type]
+    assert GradientDiagnostics(tmp_path, thresholds={"window": 3}).thresholds.window == 3
     config = GradientDiagnostics(
         tmp_path, thresholds=Thresholds(update_ratio_low=1e-5)
     ).get_config()

@@ -25,6 +25,7 @@ from keras_dnnkit.callbacks import (
 )
 from keras_dnnkit.diagnostics import _tags
 from keras_dnnkit.diagnostics._events import read_scalars
+from keras_dnnkit.diagnostics._layer_order import read_layer_order
 from keras_dnnkit.schedules import OneCycle
 from keras_dnnkit.training import StepOwner
 
@@ -37,17 +38,13 @@ def _by_layer(scalars: dict, prefix: str) -> dict[str, dict[int, float]]:
     for tag, series in scalars.items():
         parsed = _tags.parse_layer_tag(tag)
         if parsed is not None and parsed[0] == prefix:
-            found[parsed[2].split(".")[-1]] = dict(series)
-    if not found:  # tags without a position prefix
-        for tag, series in scalars.items():
-            if tag.startswith(prefix + "/") and tag.count("/") == prefix.count("/") + 1:
-                found[tag.rsplit("/", 1)[-1].split(".")[-1]] = dict(series)
+            found[parsed[1].split(".")[-1]] = dict(series)
     return found
 
 
-def _layer_order(scalars: dict, prefix: str = _tags.GRADIENT_NORM) -> list[str]:
-    parsed = [_tags.parse_layer_tag(t) for t in scalars]
-    return [p[2].split(".")[-1] for p in sorted(q for q in parsed if q and q[0] == prefix)]
+def _layer_order(log_dir) -> list[str]:
+    """The measured layers input to output, as the run's layer-order file lists them."""
+    return [name.split(".")[-1] for name in read_layer_order(log_dir)]
 
 
 def _tape_norms(model, x, y, loss_fn=None) -> dict[str, float]:
@@ -116,7 +113,7 @@ def test_batch_norm_cnn(tmp_path):
     ])  # fmt: skip
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     diagnostics, scalars = _first_step_matches_tape(model, *_images(), tmp_path)
-    assert _layer_order(scalars) == ["conv_1", "bn_1", "conv_2", "bn_2", "head"]
+    assert _layer_order(tmp_path) == ["conv_1", "bn_1", "conv_2", "bn_2", "head"]
     assert not diagnostics.findings
 
 
@@ -129,7 +126,7 @@ def test_mobilenet_v2(tmp_path):
     model.compile("adam", "sparse_categorical_crossentropy")
     x, y = _images(n=8, size=32)
     _, scalars = _first_step_matches_tape(model, x, y, tmp_path, rtol=1e-3)
-    order = _layer_order(scalars)
+    order = _layer_order(tmp_path)
     assert order[0] == "Conv1" and order[-1] == "predictions"
     flow = _by_layer(scalars, _tags.GRADIENT_FLOW)
     assert flow["predictions"][1] == pytest.approx(1.0)
@@ -149,7 +146,7 @@ def test_recurrent(tmp_path, cell):
     rng = np.random.default_rng(0)
     x, y = rng.integers(1, 20, (16, 6)), rng.integers(0, 3, 16)
     _, scalars = _first_step_matches_tape(model, x, y, tmp_path)
-    assert _layer_order(scalars) == ["embed", "rnn", "head"]
+    assert _layer_order(tmp_path) == ["embed", "rnn", "head"]
 
 
 def _transformer(maxlen=8, vocabulary=30, dim=16):
@@ -174,7 +171,7 @@ def test_masked_transformer_block(tmp_path):
     x = rng.integers(1, 30, (16, 8))
     x[:, 5:] = 0  # padding
     _, scalars = _first_step_matches_tape(model, x, rng.integers(0, 2, 16), tmp_path)
-    order = _layer_order(scalars)
+    order = _layer_order(tmp_path)
     assert order[0] == "tokens" and order[-1] == "classifier"
     assert order.index("attention") < order.index("ffn_1") < order.index("ffn_2")
 
@@ -227,7 +224,7 @@ def test_subclassed_model_unbuilt_before_fit(tmp_path):
     diagnostics = GradientDiagnostics(tmp_path, every_n_steps=1, warn=False)
     model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[diagnostics])  # built in fit
     scalars = read_scalars(tmp_path)
-    assert _layer_order(scalars)[:3] == ["hidden_1", "hidden_2", "head"]  # call order
+    assert _layer_order(tmp_path)[:3] == ["hidden_1", "hidden_2", "head"]  # call order
     flow = _by_layer(scalars, _tags.GRADIENT_FLOW)
     assert flow["head"][1] == pytest.approx(1.0)  # not the scalar weight
     # step 2 against a tape: the weights after step 1 are the model's weights before step 2

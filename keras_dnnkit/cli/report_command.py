@@ -101,7 +101,7 @@ def format_runs(document: dict[str, Any]) -> str:
         layer  gradient_norm
         dense  0.5
         <BLANKLINE>
-        no findings
+        no current findings
         <BLANKLINE>
         == comparison (each value from one run; - where a run has no such layer)
         run  gradient norm first / last layer  findings

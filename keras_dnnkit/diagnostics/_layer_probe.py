@@ -169,7 +169,7 @@ def _batch_statistics_call(layer: Any) -> Any:
     def call(inputs: Any, training: Any = None, mask: Any = None) -> Any:
         compute_dtype = keras.backend.result_type(inputs.dtype, "float32")
         inputs = keras.ops.cast(inputs, compute_dtype)
-        moments = getattr(layer, "_moments", None)  # Keras' own (masks, synchronized)
+        moments = _compat.batch_norm_moments(layer)  # Keras' own (masks, synchronized)
         if moments is not None:
             mean, variance = moments(inputs, mask)
         else:
@@ -212,8 +212,8 @@ def batch_statistics(model: Any) -> Iterator[None]:
     """
     patched = [
         layer
-        for layer in model._flatten_layers(include_self=False)
-        if isinstance(layer, keras.layers.BatchNormalization)
+        for layer in _compat.flatten_layers(model)
+        if layer is not model and isinstance(layer, keras.layers.BatchNormalization)
     ]
     for layer in patched:
         layer.call = _batch_statistics_call(layer)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from keras_dnnkit import _compat
 from keras_dnnkit.diagnostics._activation_statistics import ActivationFamily, activation_family
 
 _RECURRENT = ("SimpleRNN", "LSTM", "GRU", "RNN", "Bidirectional", "ConvLSTM1D", "ConvLSTM2D")
@@ -110,7 +111,8 @@ def model_facts(model: Any) -> ModelFacts:
             families[path] = family
     names = set(kinds.values())
     optimizer = getattr(model, "optimizer", None)
-    rate = getattr(getattr(optimizer, "inner_optimizer", optimizer), "_learning_rate", None)
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    rate = None if inner is None else _compat.learning_rate_object(inner)
     return ModelFacts(
         recurrent=bool(names & set(_RECURRENT)),
         gated=bool(names & set(_GATED)),

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from keras_dnnkit import _compat
 from keras_dnnkit.diagnostics._model_facts import ModelFacts, walk_layers
 from keras_dnnkit.diagnostics.findings import Observation, layer_list
 
@@ -42,9 +43,9 @@ def output_layers(model: Any) -> set[str]:
     """
     names = set()
     for tensor in getattr(model, "outputs", None) or []:
-        history = getattr(tensor, "_keras_history", None)
-        if history is not None:
-            names.add(str(history.operation.name))
+        node = _compat.producing_node(tensor)
+        if node is not None:
+            names.add(str(node.operation.name))
     layers = getattr(model, "layers", None) or []
     if not names and layers:
         names.add(str(layers[-1].name))
@@ -71,7 +72,8 @@ def recipe(model: Any, facts: ModelFacts) -> Observation | None:
     Example:
         >>> import keras
         >>> model = keras.Sequential([keras.Input((4,)),
-        ...     keras.layers.Dense(8, activation="selu", name="h"), keras.layers.Dropout(0.2),
+        ...     keras.layers.Dense(8, activation="selu", name="h"),
+        ...     keras.layers.Dropout(0.2, name="dropout"),
         ...     keras.layers.Dense(1, name="out")])
         >>> from keras_dnnkit.diagnostics._model_facts import model_facts
         >>> print(recipe(model, model_facts(model)).message)

@@ -63,8 +63,9 @@ class RunReport:
     """One run's name, directory and report.
 
     Example:
-        >>> RunReport("a", "runs/a", Report((), ())).to_dict()
-        {'run': 'a', 'log_dir': 'runs/a', 'layers': [], 'findings': []}
+        >>> run = RunReport("a", "runs/a", Report((), ())).to_dict()
+        >>> run["run"], run["log_dir"], run["findings"], run["gradient_statistics"]
+        ('a', 'runs/a', [], False)
     """
 
     name: str
