@@ -103,8 +103,7 @@ if "keras" in sys.modules:
     # Keras is loaded already (the usual `import keras` first): import our modules now, so
     # that the classes they register load from `.keras` files with plain Keras. Without
     # Keras loaded (the `dnnkit` CLI) they are imported on first use.
-    for _name in ("layers", "callbacks", "schedules", "activations", "constraints"):
-        importlib.import_module(f"keras_dnnkit.{_name}")
+    importlib.import_module("keras_dnnkit.registry").register_saved_classes()
 
 __all__ = [
     "KINDS",

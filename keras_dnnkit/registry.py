@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import difflib
+import importlib
 import os
 import sys
 import threading
@@ -208,6 +209,7 @@ class Registry:
             (None, 2)
         """
         self.load()
+        register_saved_classes()
         return keras.saving.load_model(path, **kwargs)
 
     def _kind(self, kind: str) -> dict[str, Component]:
@@ -384,6 +386,28 @@ def list_plugins() -> list[PluginInfo]:
         True
     """
     return default_registry().list_plugins()
+
+
+SAVED_CLASS_MODULES = (
+    "keras_dnnkit.activations",
+    "keras_dnnkit.constraints",
+    "keras_dnnkit.initializers",
+    "keras_dnnkit.layers",
+    "keras_dnnkit.schedules",
+)
+"""The modules whose classes ``keras.saving.register_keras_serializable`` registers."""
+
+
+def register_saved_classes() -> None:
+    """Import every module that registers a class saved in ``.keras`` files (idempotent).
+
+    Example:
+        >>> register_saved_classes()
+        >>> keras.saving.get_registered_object("keras_dnnkit>mc_dropout").__name__
+        'MCDropout'
+    """
+    for module in SAVED_CLASS_MODULES:
+        importlib.import_module(module)
 
 
 def load_model(path: str | os.PathLike[str], **kwargs: Any) -> Any:
