@@ -11,6 +11,7 @@ from typing import Any, Literal
 import keras
 import numpy as np
 
+from keras_dnnkit._compat import version_tuple
 from keras_dnnkit._numbers import to_float
 from keras_dnnkit._validation import check_choice, check_log_dir
 from keras_dnnkit.diagnostics import _statistics, _tags
@@ -25,6 +26,8 @@ from keras_dnnkit.diagnostics._tensorboard import (
 from keras_dnnkit.diagnostics.findings import Finding, Thresholds
 from keras_dnnkit.errors import NonfiniteGradientsError
 from keras_dnnkit.training import Priority, StepOwner, StepProgram
+
+_CHECKED_DISTRIBUTED_ON = (3, 15)  # tf.distribute statistics equal one device's (tested)
 
 OnNonfinite = Literal["warn", "stop", "raise"]
 ON_NONFINITE: tuple[OnNonfinite, ...] = ("warn", "stop", "raise")
@@ -272,6 +275,16 @@ class GradientDiagnostics(keras.callbacks.Callback):
         if getattr(self.model, "optimizer", None) is None:
             raise ValueError("GradientDiagnostics needs a compiled model (model.optimizer).")
         self._close_boards()
+        replicas = int(getattr(self.model.distribute_strategy, "num_replicas_in_sync", 1))
+        if replicas > 1 and version_tuple(keras.version()) < _CHECKED_DISTRIBUTED_ON:
+            warnings.warn(
+                f"GradientDiagnostics' statistics under a {replicas}-replica strategy were "
+                "checked against one device on Keras 3.15.1; on Keras 3.5.0 they differ (about "
+                f"2x). Installed: Keras {keras.version()}. Upgrade Keras for trustworthy "
+                "numbers under tf.distribute.",
+                DiagnosticsWarning,
+                stacklevel=2,
+            )
         self._owner = StepOwner.of(self.model)
         self._owner.attach(self)
         self._epoch_start = self._host_step = self._clock()
