@@ -12,6 +12,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_dnnkit import _compat
+
 
 def is_dataset(data: Any) -> bool:
     """Whether ``data`` is a ``tf.data.Dataset`` (of batches).
@@ -46,7 +48,7 @@ def leaves(name: str, structure: Any) -> list[tuple[str, np.ndarray]]:
         ["x['a'][0]", "x['b']"]
     """
     found = []
-    for path, value in keras.tree.flatten_with_path(structure):
+    for path, value in _compat.flatten_with_path(structure):
         label = name + "".join(f"[{part!r}]" for part in path)
         found.append((label, np.asarray(value)))
     return found

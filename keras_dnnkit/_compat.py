@@ -622,3 +622,30 @@ def batch_norm_moments(layer: Any) -> Any:
         True
     """
     return getattr(layer, "_moments", None)
+
+
+def flatten_with_path(structure: Any) -> list[tuple[tuple[Any, ...], Any]]:
+    """``[(path, leaf)]`` of a nested structure, in ``keras.tree.flatten``'s order.
+
+    ``keras.tree.flatten_with_path`` where it exists (Keras >= 3.6 or so; not in 3.5.0), else
+    the same walk here: dict keys sorted, lists and tuples by position.
+
+    Example:
+        >>> flatten_with_path({"b": [1, 2], "a": (3,)})
+        [(('a', 0), 3), (('b', 0), 1), (('b', 1), 2)]
+    """
+    native = getattr(keras.tree, "flatten_with_path", None)
+    if native is not None:
+        return [(tuple(path), leaf) for path, leaf in native(structure)]
+
+    def walk(node: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], Any]]:
+        if isinstance(node, dict):
+            for key in sorted(node):
+                yield from walk(node[key], (*path, key))
+        elif isinstance(node, (list, tuple)):
+            for index, item in enumerate(node):
+                yield from walk(item, (*path, index))
+        else:
+            yield path, node
+
+    return list(walk(structure, ()))

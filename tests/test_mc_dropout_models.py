@@ -128,9 +128,16 @@ def test_every_rate_zero_equals_predict_on_every_row(kind: str) -> None:
     model, x = MODELS[kind](0.0)
     plan = make_plan(model, find_stochastic_layers(model, DROPOUT_LAYERS))
     assert plan.is_split  # part of each model runs once: the split itself is under test
+    try:
+        expected = model.predict(x, verbose=0)
+    except ValueError:
+        # Keras itself cannot run this model (Attention(mask=[...]) on Keras 3.5.0, the
+        # floor): mc_predict must fail too, never return numbers.
+        with pytest.raises(Exception):  # noqa: B017 -- whatever TensorFlow raises
+            mc_predict(model, x, samples=3, seed=0, batch_size=4)
+        return
     result = mc_predict(model, x, samples=3, seed=0, batch_size=4)
     assert isinstance(result, MCPrediction)
-    expected = model.predict(x, verbose=0)
     np.testing.assert_allclose(result.mean, expected, atol=1e-5)
     assert result.std.max() < 1e-5
 

@@ -76,7 +76,7 @@ def leaf_names(struct: Any, fallback: Sequence[str]) -> list[str]:
         (['a/x', 'b'], ['dense', 'dense_1'])
     """
     if isinstance(struct, dict):
-        paths = [path for path, _ in keras.tree.flatten_with_path(struct)]
+        paths = [path for path, _ in _compat.flatten_with_path(struct)]
         return ["/".join(str(part) for part in path) for path in paths]
     return _unique(fallback)
 
