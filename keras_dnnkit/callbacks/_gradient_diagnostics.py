@@ -185,6 +185,7 @@ class GradientDiagnostics(keras.callbacks.Callback):
         self._owner: StepOwner | None = None
         self._program: GradientProgram | None = None
         self._boards: dict[str, GradientBoard] = {}
+        self._references: dict[str, list[int]] = {}
         self._logged: dict[str, int] = {}
         self._nonfinite_reported: set[str] = set()
         self._histogram_logged: dict[str, int] = {}
@@ -367,6 +368,8 @@ class GradientDiagnostics(keras.callbacks.Callback):
         if not first:  # per-optimizer tags get the optimizer's name
             tags = [t if _tags.parse_layer_tag(t) else f"{t}/{capture.name}" for t in tags]
         board = self._boards[capture.name] = GradientBoard(self.log_dir, tags)
+        # The layers the gradient flow is relative to: fixed for the capture's grouping.
+        self._references[capture.name] = reference_layers(self.model, capture.grouping)
         if first:
             board.layout()
         frozen = capture.grouping.frozen
@@ -441,10 +444,9 @@ class GradientDiagnostics(keras.callbacks.Callback):
         sizes = [_statistics.variable_size(v) for v in capture.variables]
         rows = _statistics.layer_rows(variable_rows, capture.layer_of_variable, sizes)
         norms = [float(n) for n in rows[:, _statistics.NORM]]
-        references = reference_layers(self.model, grouping)
+        references = self._references[capture.name]
         reference = max(references, key=lambda i: norms[i] if np.isfinite(norms[i]) else -1.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            flow = [float(np.float64(n) / np.float64(norms[reference])) for n in norms]
+        flow = _statistics.flow_ratios(norms, reference)
         columns: list[Sequence[float]] = [
             norms,
             list(rows[:, _statistics.MEAN_ABS]),

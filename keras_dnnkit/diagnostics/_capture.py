@@ -106,7 +106,12 @@ class GradientCapture:
         slots = [self._position.get(id(v)) for v in context.variables]
         measured = [(s, g) for s, g in zip(slots, context.grads, strict=True) if s is not None]
         step = tf.cast(context.optimizer.iterations, tf.int64) + 1  # Keras counts it after
-        finite, all_finite = backend.finite_per_tensor([g for _, g in measured])
+        # The update's own test (shared with the owner's non-finite skip), narrowed to the
+        # variables this capture measures when it does not measure them all.
+        finite, all_finite = context.finite()
+        if len(measured) < len(slots):
+            finite = tf.gather(finite, [i for i, s in enumerate(slots) if s is not None])
+            all_finite = tf.reduce_all(finite)
         values = {
             "step": step,
             "finite": finite,

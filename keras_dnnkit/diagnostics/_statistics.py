@@ -32,23 +32,6 @@ def variable_size(variable: Any) -> int:
     return max(1, math.prod(int(d) for d in variable.shape))
 
 
-def finite_per_tensor(grads: Sequence[Any]) -> Any:
-    """For each gradient, whether it holds no NaN or Inf; one reduction per gradient.
-
-    A NaN or Inf anywhere makes a gradient's sum non-finite. The sum can also overflow when
-    every value is finite but the total exceeds float32's range (~3e38): such gradients are
-    counted as non-finite, which they effectively are.
-
-    Example:
-        >>> import tensorflow as tf
-        >>> finite_per_tensor([tf.constant([1.0]), tf.constant([float("inf"), 0.0])]).numpy()
-        array([ True, False])
-    """
-    if not grads:
-        return tf.ones([0], tf.bool)
-    return tf.math.is_finite(tf.stack([tf.reduce_sum(_values(g)) for g in grads]))
-
-
 def flatten(tensors: Sequence[Any]) -> Any:
     """Concatenate tensors (gradients or variable values) into one float32 vector.
 
@@ -135,16 +118,18 @@ def sample_indices(size: int, sample_size: int) -> np.ndarray:
     return indices
 
 
-def flow_ratios(norms: Sequence[float]) -> list[float]:
-    """Each layer's gradient norm divided by the last layer's (``inf``/``nan`` kept as is).
+def flow_ratios(norms: Sequence[float], reference: int = -1) -> list[float]:
+    """Each layer's gradient norm divided by the reference layer's (``inf``/``nan`` kept as is).
 
     Example:
         >>> flow_ratios([1e-6, 1e-3, 1.0])
         [1e-06, 0.001, 1.0]
+        >>> flow_ratios([1e-3, 2.0, 1.0], reference=1)
+        [0.0005, 1.0, 0.5]
     """
-    last = float(norms[-1])
+    base = float(norms[reference])
     with np.errstate(divide="ignore", invalid="ignore"):
-        return [float(np.float64(n) / np.float64(last)) for n in norms]
+        return [float(np.float64(n) / np.float64(base)) for n in norms]
 
 
 def global_norm(norms: Sequence[float]) -> float:

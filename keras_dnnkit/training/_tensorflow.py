@@ -27,7 +27,17 @@ def state(value: Any, dtype: Any) -> tf.Variable:
 
 
 def finite_per_tensor(tensors: Sequence[Any]) -> tuple[Any, Any]:
-    """``(finite per tensor, all finite)``: one sum per tensor, no conditional."""
+    """``(finite per tensor, all finite)``: one sum per tensor, no conditional.
+
+    A NaN or Inf anywhere makes a tensor's sum non-finite. The sum can also overflow when
+    every value is finite but the total exceeds float32's range (~3e38): such gradients count
+    as non-finite, which they effectively are. Sparse gradients are tested on their values.
+
+    Example:
+        >>> finite, every = finite_per_tensor([tf.constant([1.0]), tf.constant([np.inf, 0.0])])
+        >>> finite.numpy().tolist(), bool(every)
+        ([True, False], False)
+    """
     if not tensors:
         return tf.zeros((0,), tf.bool), tf.constant(True)
     values = [t.values if isinstance(t, tf.IndexedSlices) else t for t in tensors]
