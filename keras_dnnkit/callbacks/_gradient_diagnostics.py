@@ -14,6 +14,7 @@ import numpy as np
 from keras_dnnkit._compat import version_tuple
 from keras_dnnkit._numbers import to_float
 from keras_dnnkit._validation import check_choice, check_log_dir
+from keras_dnnkit.callbacks._momentum_scheduler import current_momentum, momentum_attribute
 from keras_dnnkit.diagnostics import _statistics, _tags
 from keras_dnnkit.diagnostics._capture import GradientCapture, GradientProgram
 from keras_dnnkit.diagnostics._diagnosis import GradientDiagnosis, resolved_text
@@ -337,16 +338,10 @@ class GradientDiagnostics(keras.callbacks.Callback):
         program = self._program
         if program is not None and program.captures:
             first = next(iter(program.captures.values()))
-            optimizer = self._optimizer_named(first.name)
+            optimizer = first.optimizer
             if optimizer is not None:
                 return int(to_float(optimizer.iterations))
         return int(to_float(self.model.optimizer.iterations))
-
-    def _optimizer_named(self, name: str) -> Any:
-        optimizer = self.model.optimizer if name == "optimizer" else None
-        for attribute in (name, f"_{name}"):
-            optimizer = optimizer or getattr(self.model, attribute, None)
-        return getattr(optimizer, "inner_optimizer", optimizer)
 
     # ------------------------------------------------------------------ host side
     def _board(self, capture: GradientCapture) -> GradientBoard:
@@ -359,7 +354,7 @@ class GradientDiagnostics(keras.callbacks.Callback):
         paths = [g.path for g in capture.grouping.layers]
         names = [f"{g.path}/{n}" for g in capture.grouping.layers for n in g.variable_names]
         variable_paths = [(variable_offset + i, name) for i, name in enumerate(names)]
-        optimizer = self._optimizer_named(capture.name)
+        optimizer = capture.optimizer
         tags = scalar_tags(
             paths,
             variable_paths if self.per_variable else None,
@@ -460,7 +455,7 @@ class GradientDiagnostics(keras.callbacks.Callback):
             v = variable_rows.astype(np.float64)
             columns += [list(v[:, 0]), list(v[:, 1]), list(v[:, 2])]
             columns.append(_statistics.update_ratios(list(v[:, 3]), list(v[:, 4])))
-        optimizer = self._optimizer_named(capture.name)
+        optimizer = capture.optimizer
         values = [float(x) for column in columns for x in column]
         values += [_statistics.global_norm(norms), to_float(optimizer.learning_rate)]
         if _momentum_attribute(optimizer) is not None:
@@ -523,14 +518,10 @@ class GradientDiagnostics(keras.callbacks.Callback):
 
 
 def _momentum_attribute(optimizer: Any) -> str | None:
-    from keras_dnnkit.callbacks._momentum_scheduler import momentum_attribute
-
     return None if optimizer is None else momentum_attribute(optimizer)
 
 
 def _momentum(optimizer: Any, step: int) -> float:
     """The momentum used by the update that made ``step`` (scheduled or configured)."""
-    from keras_dnnkit.callbacks._momentum_scheduler import current_momentum
-
     value = current_momentum(optimizer, step - 1)
     return float("nan") if value is None else value

@@ -43,6 +43,7 @@ class GradientCapture:
     Args:
         grouping: those variables grouped by layer (see ``group_variables``).
         name: how the model refers to the optimizer.
+        optimizer: the optimizer itself (its step, rate and momentum are logged).
         every_n_steps: measure on the steps whose number (after the update) is a multiple.
         histogram_every_n_steps: also sample gradient values for histograms on these steps
             (a multiple of ``every_n_steps``), or 0 for none.
@@ -62,6 +63,7 @@ class GradientCapture:
         grouping: Grouping,
         name: str,
         *,
+        optimizer: Any = None,
         every_n_steps: int,
         histogram_every_n_steps: int = 0,
         slots: int = 1,
@@ -69,6 +71,7 @@ class GradientCapture:
     ) -> None:
         self.grouping = grouping
         self.name = name
+        self.optimizer = optimizer
         self.every_n_steps = every_n_steps
         self.histogram_every_n_steps = histogram_every_n_steps
         self.slots = slots
@@ -257,6 +260,7 @@ class GradientProgram:
             capture = GradientCapture(
                 grouping,
                 context.name,
+                optimizer=context.optimizer,
                 every_n_steps=self.every_n_steps,
                 histogram_every_n_steps=self.histogram_every_n_steps,
                 slots=self.slots,
