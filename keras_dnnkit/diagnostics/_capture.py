@@ -7,9 +7,9 @@ it makes one :class:`GradientCapture` per optimizer it sees update (a GAN's two)
 that optimizer's variables by layer in the order the step calls the layers. Each step a
 capture:
 
-- tests the gradients for NaN/Inf (one sum per variable) and records, without any
-  conditional, how many steps had them, the first such step and its layer closest to the
-  output;
+- tests the gradients for NaN/Inf (one scalar: gradients of one shape added up, then
+  reduced) and, in a conditional that runs on such steps alone, records how many steps had
+  them, the first such step and its layer closest to the output;
 - in the measuring variant of the step, on every ``every_n_steps``-th step only, reduces the
   gradients to a few numbers per variable, copies the weights into a capture-owned variable
   before the update and measures ``||w_after - w_before||`` after it (two conditionals kept
@@ -108,70 +108,70 @@ class GradientCapture:
         """Test for NaN/Inf; in a measuring trace, measure a logging step before its update."""
         slots = [self._position.get(id(v)) for v in context.variables]
         measured = [(s, g) for s, g in zip(slots, context.grads, strict=True) if s is not None]
-        step = tf.cast(context.optimizer.iterations, tf.int64) + 1  # Keras counts it after
-        # The update's own test (shared with the owner's non-finite skip), narrowed to the
-        # variables this capture measures when it does not measure them all.
-        finite, all_finite = context.finite()
+        # The update's own test (shared with the owner's non-finite skip), or one of just
+        # the variables this capture measures when it does not measure them all.
         if len(measured) < len(slots):
-            finite = tf.gather(finite, [i for i, s in enumerate(slots) if s is not None])
-            all_finite = tf.reduce_all(finite)
-        values = {
-            "step": step,
-            "finite": finite,
-            "all": all_finite,
-            "slots": [s for s, _ in measured],
-        }
-        if context.measuring:
-            reduced = backend.all_reduced([g for _, g in measured])
-            measure = tf.equal(step % self.every_n_steps, 0)
-            if skip_nonfinite:
-                measure = tf.logical_and(measure, all_finite)
-            values["measure"] = measure
-            backend.rare(
-                measure, self._before_fn(step, list(zip(values["slots"], reduced, strict=False)))
-            )
-        context.values[id(self)] = values
+            all_finite = backend.all_finite([g for _, g in measured])
+        else:
+            all_finite = context.all_finite()
+        self._record_nonfinite(context.optimizer, all_finite, measured)
+        if not context.measuring:
+            return
+        step = tf.cast(context.optimizer.iterations, tf.int64) + 1  # Keras counts it after
+        reduced = backend.all_reduced([g for _, g in measured])
+        measure = tf.equal(step % self.every_n_steps, 0)
+        if skip_nonfinite:
+            measure = tf.logical_and(measure, all_finite)
+        backend.rare(
+            measure, self._before_fn(step, [(s, r) for (s, _), r in zip(measured, reduced, strict=True)])
+        )
+        context.values[id(self)] = {"step": step, "measure": measure}
 
     def after_update(self, context: StepContext) -> None:
-        """Measure the update of a logging step; record a non-finite step."""
-        values = context.values[id(self)]
-        if "measure" in values:
+        """In a measuring trace, measure the update of a logging step."""
+        values = context.values.get(id(self))
+        if values is not None:
             backend.rare(values["measure"], self._after_fn(values["step"]))
-        self._record_nonfinite(values["step"], values["finite"], values["all"], values["slots"])
 
     def _slot(self, step: Any) -> Any:
         return tf.cast((step // self.every_n_steps) % self.slots, tf.int32)
 
-    def _record_nonfinite(self, step: Any, finite: Any, all_finite: Any, slots: list[int]) -> None:
-        """Count a step with NaN/Inf gradients and keep the first one; no conditional."""
-        if not slots:
-            return
-        layers = tf.constant(self.layer_of_variable[slots], dtype=tf.int32)
-        bad = tf.logical_not(all_finite)
-        first = tf.logical_and(bad, self.nonfinite_step < 0)
-        self.nonfinite_steps.assign_add(tf.cast(bad, tf.int64))
-        self.nonfinite_layer.assign(
-            tf.where(first, tf.reduce_max(tf.where(finite, -1, layers)), self.nonfinite_layer)
-        )
-        self.nonfinite_step.assign(tf.where(first, step, self.nonfinite_step))
+    def _record_nonfinite(
+        self, optimizer: Any, all_finite: Any, measured: list[tuple[int, Any]]
+    ) -> None:
+        """Count a step with NaN/Inf gradients and keep the first one and its layer.
 
-    def _weights(self) -> Any:
-        return _statistics.flatten([backend.value(v) for v in self.variables])
+        Every step pays for the one scalar test only: which gradients are not finite is
+        worked out in a conditional (an ``If`` op) that runs on such steps alone.
+        """
+        if not measured:
+            return
+        layers = tf.constant(self.layer_of_variable[[s for s, _ in measured]], dtype=tf.int32)
+        grads = [g for _, g in measured]
+
+        def record() -> None:
+            # Read before the update (program order), as Keras counts the step after it.
+            step = tf.cast(optimizer.iterations, tf.int64) + 1
+            finite, _ = backend.finite_per_tensor(grads)
+            first = self.nonfinite_step < 0
+            self.nonfinite_steps.assign_add(1)
+            layer = tf.reduce_max(tf.where(finite, -1, layers))
+            self.nonfinite_layer.assign(tf.where(first, layer, self.nonfinite_layer))
+            self.nonfinite_step.assign(tf.where(first, step, self.nonfinite_step))
+
+        backend.rare(tf.logical_not(all_finite), record)
+
+    def _weights(self) -> list[Any]:
+        return [backend.value(v) for v in self.variables]
 
     def _before_fn(self, step: Any, measured: list[tuple[Any, Any]]) -> Callable[[], None]:
         def before() -> None:
             by_slot = dict(measured)
-            grads = _statistics.flatten(
-                [
-                    by_slot[i] if i in by_slot else tf.zeros(v.shape, tf.float32)
-                    for i, v in enumerate(self.variables)
-                ]
-            )
-            ids = _statistics.segment_ids(self._sizes)
+            grads = [by_slot.get(i) for i in range(len(self.variables))]
             weights = self._weights()
-            self.snapshot.assign(weights)
-            gradient_rows = _statistics.segment_rows(grads, ids, self._sizes)
-            weight_norms = _statistics.segment_norms(weights, ids, len(self._sizes))
+            self.snapshot.assign(_statistics.flatten(weights))
+            gradient_rows = _statistics.tensor_rows(grads)
+            weight_norms = _statistics.tensor_norms(weights)
             other = tf.stack([tf.zeros_like(weight_norms), weight_norms], axis=1)
             rows = tf.concat([gradient_rows, other], axis=1)
             slot = self._slot(step)
@@ -186,9 +186,12 @@ class GradientCapture:
 
     def _after_fn(self, step: Any) -> Callable[[], None]:
         def after() -> None:
-            ids = _statistics.segment_ids(self._sizes)
-            delta = self._weights() - self.snapshot
-            update_norms = _statistics.segment_norms(delta, ids, len(self._sizes))
+            before = tf.split(self.snapshot, self._sizes) if self.variables else []
+            deltas = [
+                tf.cast(w, tf.float32) - tf.reshape(b, w.shape)
+                for w, b in zip(self._weights(), before, strict=True)
+            ]
+            update_norms = _statistics.tensor_norms(deltas)
             slot = self._slot(step)
             rows = tf.convert_to_tensor(self.rows)
             column = _statistics.UPDATE_NORM
@@ -203,7 +206,7 @@ class GradientCapture:
 
         return after
 
-    def _sample_fn(self, step: Any, flat_grads: Any) -> Callable[[], None]:
+    def _sample_fn(self, step: Any, grads: list[Any]) -> Callable[[], None]:
         """Gradient values at each layer's sample indices, in one gather."""
         starts = np.cumsum([0, *self._layer_sizes])
         indices = np.concatenate(
@@ -213,6 +216,9 @@ class GradientCapture:
         counts = [len(i) for i in self.sample_indices]
 
         def sample() -> None:
+            flat_grads = _statistics.flatten(
+                [tf.zeros(v.shape) if g is None else g for g, v in zip(grads, self.variables, strict=True)]
+            )
             values = tf.split(tf.gather(flat_grads, indices), counts)
             for variable, value in zip(self.samples, values, strict=True):
                 variable.assign(value)

@@ -20,11 +20,11 @@ FIELDS = ("norm", "mean_abs", "max_abs", "update_norm", "weight_norm")
 NORM, MEAN_ABS, MAX_ABS, UPDATE_NORM, WEIGHT_NORM = range(len(FIELDS))
 
 
-def _values(gradient: Any) -> Any:
-    """A gradient as a float32 dense tensor (the values of sparse gradients)."""
-    if isinstance(gradient, tf.IndexedSlices):
-        gradient = gradient.values
-    return tf.cast(gradient, tf.float32)
+def _dense(tensor: Any) -> Any:
+    """A gradient or variable value as a dense float32 tensor (sparse gradients made dense)."""
+    if isinstance(tensor, tf.IndexedSlices):
+        tensor = tf.convert_to_tensor(tensor)
+    return tf.cast(tensor, tf.float32)
 
 
 def variable_size(variable: Any) -> int:
@@ -43,66 +43,58 @@ def flatten(tensors: Sequence[Any]) -> Any:
         >>> flatten([tf.constant([[1.0, 2.0]]), tf.constant([3.0])]).numpy().tolist()
         [1.0, 2.0, 3.0]
     """
-    parts = []
+    return tf.concat([tf.reshape(_dense(t), [-1]) for t in tensors], axis=0)
+
+
+def _norm(values: Any) -> Any:
+    # not tf.math.reduce_euclidean_norm: XLA has no kernel for it
+    return tf.sqrt(tf.reduce_sum(tf.square(values)))
+
+
+def tensor_rows(tensors: Sequence[Any]) -> Any:
+    """Return a ``[tensors, 3]`` tensor: the norm, mean and max absolute value of each.
+
+    ``None`` (a variable without a gradient) and empty tensors give a row of zeros. One
+    reduction per tensor and statistic: on a CPU, segment reductions over the concatenated
+    gradients took 4 times as long (2.7 ms against 0.65 ms for a 20 x 100 MLP).
+
+    Example:
+        >>> import tensorflow as tf
+        >>> tensor_rows([tf.constant([3.0, -4.0]), None, tf.constant([2.0])]).numpy().tolist()
+        [[5.0, 3.5, 4.0], [0.0, 0.0, 0.0], [2.0, 2.0, 2.0]]
+    """
+    rows = []
     for tensor in tensors:
-        if isinstance(tensor, tf.IndexedSlices):
-            tensor = tf.convert_to_tensor(tensor)
-        parts.append(tf.reshape(tf.cast(tensor, tf.float32), [-1]))
-    return tf.concat(parts, axis=0)
+        if tensor is None or tensor.shape.num_elements() == 0:
+            rows.append(tf.zeros([3], tf.float32))
+            continue
+        values = _dense(tensor)
+        magnitude = tf.abs(values)
+        rows.append(
+            tf.stack(
+                [
+                    _norm(values),
+                    tf.reduce_mean(magnitude),
+                    tf.reduce_max(magnitude),
+                ]
+            )
+        )
+    return tf.stack(rows) if rows else tf.zeros([0, 3], tf.float32)
 
 
-def segment_ids(sizes: Sequence[int]) -> Any:
-    """For a vector made of pieces of ``sizes`` elements, the piece each element belongs to.
-
-    Built on the device from ``len(sizes)`` numbers (static shapes, so XLA compiles it):
-    no constant as large as the vector is stored in the graph.
-
-    Example:
-        >>> segment_ids([2, 0, 3]).numpy().tolist()
-        [0, 0, 2, 2, 2]
-    """
-    total = int(sum(sizes))
-    starts = np.cumsum(np.asarray(sizes[:-1], dtype=np.int64)).reshape(-1, 1)
-    if not len(starts):
-        return tf.zeros([total], tf.int32)
-    # a 1 where each piece after the first starts (summed where empty pieces share a start);
-    # one extra slot takes the starts of empty pieces at the very end
-    marks = tf.scatter_nd(
-        tf.constant(starts, tf.int32), tf.ones([len(starts)], tf.int32), [total + 1]
-    )
-    return tf.cumsum(marks[:total])
-
-
-def segment_rows(flat_grads: Any, ids: Any, sizes: Sequence[int]) -> Any:
-    """Return a ``[pieces, 3]`` tensor: gradient norm, mean and max absolute value per piece.
-
-    ``flat_grads`` is :func:`flatten`'s vector and ``ids`` :func:`segment_ids`'s; the mean
-    is over the piece's elements (at least 1).
+def tensor_norms(tensors: Sequence[Any]) -> Any:
+    """The L2 norm of each tensor (0 for an empty one).
 
     Example:
         >>> import tensorflow as tf
-        >>> flat = tf.constant([3.0, -4.0, 2.0])
-        >>> segment_rows(flat, segment_ids([2, 1]), [2, 1]).numpy().tolist()
-        [[5.0, 3.5, 4.0], [2.0, 2.0, 2.0]]
+        >>> tensor_norms([tf.constant([3.0, 4.0]), tf.zeros([0])]).numpy().tolist()
+        [5.0, 0.0]
     """
-    n = len(sizes)
-    magnitude = tf.abs(flat_grads)
-    norm = tf.sqrt(tf.math.unsorted_segment_sum(tf.square(flat_grads), ids, n))
-    counts = tf.constant([max(1, int(s)) for s in sizes], tf.float32)
-    mean_abs = tf.math.unsorted_segment_sum(magnitude, ids, n) / counts
-    max_abs = tf.maximum(tf.math.unsorted_segment_max(magnitude, ids, n), 0.0)
-    return tf.stack([norm, mean_abs, max_abs], axis=1)
-
-
-def segment_norms(flat: Any, ids: Any, n: int) -> Any:
-    """The L2 norm of each of the ``n`` pieces of a flat vector.
-
-    Example:
-        >>> import tensorflow as tf
-        >>> segment_norms(tf.constant([3.0, 4.0, 1.0]), segment_ids([2, 1]), 2).numpy().tolist()
-        [5.0, 1.0]
-    """
-    return tf.sqrt(tf.math.unsorted_segment_sum(tf.square(flat), ids, n))
+    norms = [
+        _norm(_dense(t)) if t.shape.num_elements() else tf.constant(0.0)
+        for t in tensors
+    ]
+    return tf.stack(norms) if norms else tf.zeros([0], tf.float32)
 
 
 def sample_indices(size: int, sample_size: int) -> np.ndarray:

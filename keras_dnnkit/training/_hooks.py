@@ -48,12 +48,11 @@ class StepContext:
     backend: Any
     values: dict[Any, Any] = field(default_factory=dict)
 
-    def finite(self) -> tuple[Any, Any]:
-        """``(finite per gradient, all finite)``, computed once per update."""
-        if "finite" not in self.values:
-            self.values["finite"] = self.backend.finite_per_tensor(self.grads)
-        finite, all_finite = self.values["finite"]
-        return finite, all_finite
+    def all_finite(self) -> Any:
+        """Whether every gradient of this update is finite (a scalar), computed once."""
+        if "all_finite" not in self.values:
+            self.values["all_finite"] = self.backend.all_finite(self.grads)
+        return self.values["all_finite"]
 
 
 Update = Callable[[Sequence[Any], Sequence[Any]], None]

@@ -285,7 +285,7 @@ class StepOwner:
             update = program.wrap_update(context, update)
         if any(p.skips_nonfinite for p in programs):
             backend.conditional_update(
-                context.finite()[1],
+                context.all_finite(),
                 update,
                 (tuple(context.grads), tuple(context.variables)),
                 # A skipped step still counts where Keras counts it inside the update.

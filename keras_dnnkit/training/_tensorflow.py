@@ -45,6 +45,35 @@ def finite_per_tensor(tensors: Sequence[Any]) -> tuple[Any, Any]:
     return finite, tf.reduce_all(finite)
 
 
+def all_finite(tensors: Sequence[Any]) -> Any:
+    """Whether every value of every tensor is finite: one scalar, from as few ops as it takes.
+
+    Tensors of one shape and dtype are first added elementwise (one ``AddN`` for, say, the
+    twenty 100 x 100 kernels of an MLP), then each such sum is reduced: a NaN or Inf anywhere
+    makes the total non-finite. Per-tensor sums (:func:`finite_per_tensor`) cost one
+    reduction per tensor, every step; this is what the lean step runs, and the per-tensor
+    test runs only where this one fails. As with :func:`finite_per_tensor`, a total beyond
+    float32's range (~3e38) counts as non-finite.
+
+    Example:
+        >>> bool(all_finite([tf.ones((2, 2)), tf.ones((2, 2)), tf.constant([1.0])]))
+        True
+        >>> bool(all_finite([tf.ones((2, 2)), tf.constant([[1.0, np.nan], [0.0, 0.0]])]))
+        False
+    """
+    if not tensors:
+        return tf.constant(True)
+    groups: dict[Any, list[Any]] = {}
+    for index, tensor in enumerate(tensors):
+        values = tensor.values if isinstance(tensor, tf.IndexedSlices) else tensor
+        values = tf.cast(values, tf.float32)  # no op for float32
+        shape = values.shape
+        key = tuple(shape) if shape.is_fully_defined() else index
+        groups.setdefault(key, []).append(values)
+    sums = [tf.reduce_sum(group[0] if len(group) == 1 else tf.add_n(group)) for group in groups.values()]
+    return tf.math.is_finite(sums[0] if len(sums) == 1 else tf.add_n(sums))
+
+
 def rare(predicate: Any, true_fn: Callable[[], None]) -> None:
     """Run ``true_fn`` where ``predicate`` holds, at (almost) no cost on the other steps.
 
@@ -66,6 +95,9 @@ def conditional_update(
 ) -> None:
     """Run ``true_fn(*args)`` where ``predicate`` holds, also where it calls ``merge_call``.
 
+    Kept as an ``If`` op (see :func:`rare`): lowered, the update's every gradient and variable
+    would pass a ``Switch`` each step.
+
     Where it does not, ``counter`` (if given) is incremented instead, as ``true_fn`` would have.
 
     MirroredStrategy allows no ``merge_call`` (which applying gradients makes) inside a
@@ -83,7 +115,8 @@ def conditional_update(
         or context is None
         or _compat.strategy_supports_no_merge_call()
     ):
-        tf.cond(predicate, lambda: true_fn(*args), skipped)
+        with _compat.conditionals_kept_unlowered():
+            tf.cond(predicate, lambda: true_fn(*args), skipped)
         return
 
     def choose(distribution: Any, predicate: Any, *args: Any) -> None:
@@ -92,7 +125,8 @@ def conditional_update(
         def on_every_replica() -> None:
             distribution.extended.call_for_each_replica(true_fn, args=args)
 
-        tf.cond(first, on_every_replica, skipped)
+        with _compat.conditionals_kept_unlowered():
+            tf.cond(first, on_every_replica, skipped)
 
     context.merge_call(choose, args=(predicate, *args))
 
