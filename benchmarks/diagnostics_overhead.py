@@ -18,9 +18,11 @@ other). The first fit of a model after another model ran was slower in plain Ker
 without a retrace (0.6 s here for the MLP, 3-5 s for MobileNetV2), and the end of about
 every third short MobileNetV2 fit took 0.2-0.3 s more, with or without the callback: hence
 9 fits each and medians; the first step is the steadier measure of the start-up.
-The "extra pass" logger is the approach the callback replaces: every N steps, a separate
-GradientTape forward and backward pass on a batch, whose per-layer norms are written with
-tf.summary.
+GradientDiagnostics runs twice: with its defaults, and with ``on_nonfinite="stop"``, whose
+lean step skips an update with NaN/Inf gradients (so no update starts before every gradient
+of the step is known to be finite). The "extra pass" logger is the approach the callback
+replaces: every N steps, a separate GradientTape forward and backward pass on a batch, whose
+per-layer norms are written with tf.summary.
 
 Last, MobileNetV2 (alpha 0.35, 32 x 32 x 3 random images, 10 classes, batch 32): the
 first-fit start-up on fresh models (the first two steps; with GradientDiagnostics also its
@@ -363,9 +365,9 @@ def main() -> None:
         )
         return timer
 
-    def diagnostics() -> GradientDiagnostics:
+    def diagnostics(**options: str) -> GradientDiagnostics:
         defaults = {} if not args.quick else {"every_n_steps": every}
-        return GradientDiagnostics(f"{log_dir}/ours", **defaults)
+        return GradientDiagnostics(f"{log_dir}/ours", **defaults, **options)
 
     print(f"Start: {_load()}")
     model = build()
@@ -374,9 +376,11 @@ def main() -> None:
     # GradientDiagnostics' lean and measuring steps traced up front too (the measuring one
     # at the first logging step), or the first round's window would time that tracing.
     short_fit(model, [diagnostics()], every)
+    short_fit(model, [diagnostics(on_nonfinite="stop")], every)
     ways: Ways = {
         "plain fit": list,
         "GradientDiagnostics": lambda: [diagnostics()],
+        'on_nonfinite="stop"': lambda: [diagnostics(on_nonfinite="stop")],
         "extra pass": lambda: [extra_pass],
         "plain fit (control)": list,
     }

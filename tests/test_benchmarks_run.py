@@ -8,7 +8,13 @@ import pytest
 
 from tests.conftest import run_script
 
-WAYS = ("plain fit", "GradientDiagnostics", "extra pass", "plain fit (control)")
+WAYS = (
+    "plain fit",
+    "GradientDiagnostics",
+    'on_nonfinite="stop"',
+    "extra pass",
+    "plain fit (control)",
+)
 
 
 @pytest.mark.slow

@@ -399,8 +399,10 @@ def test_every_logging_step_is_measured_when_the_loss_scale_optimizer_drops_step
 
 
 def _conditionals(function) -> tuple[int, int]:
-    """``If`` ops in every graph a traced Keras train function holds (nested ones too):
-    ``(kept as If ops, marked to be lowered to Switch/Merge)``."""
+    """``If`` ops in every graph a traced Keras train function holds (nested ones too).
+
+    Returns ``(kept as If ops, marked to be lowered to Switch/Merge)``.
+    """
 
     def traced(fn):  # Keras' train function: a tf.function, or a closure over one (3.15)
         if hasattr(fn, "_list_all_concrete_functions"):
@@ -424,8 +426,10 @@ def _conditionals(function) -> tuple[int, int]:
 # warn: the non-finite record; stop adds the skip; the measuring step adds its two measures.
 @pytest.mark.parametrize(("on_nonfinite", "lean", "measuring"), [("warn", 1, 3), ("stop", 2, 4)])
 def test_the_lean_step_holds_no_lowered_conditional(tmp_path, on_nonfinite, lean, measuring):
-    """A lowered conditional costs every step (every captured tensor passes a Switch); an
-    ``If`` op runs only the branch taken, and the lean step's run only on NaN/Inf steps."""
+    """No lowered conditional: it costs every step (each captured tensor passes a Switch).
+
+    An ``If`` op runs only the branch taken; the lean step's run only on NaN/Inf steps.
+    """
     model = _tiny(keras.optimizers.SGD(0.01, momentum=0.9))
     diagnostics = GradientDiagnostics(
         tmp_path, every_n_steps=2, histogram_every_n_steps=0, on_nonfinite=on_nonfinite

@@ -97,8 +97,9 @@ class GradientDiagnostics(keras.callbacks.Callback):
 
     The update-to-weight ratio needs the weights before a logging step's update: they are
     copied into one float32 variable the callback owns. Steps that log nothing run a lean
-    train step (only the NaN/Inf test; no conditional other than, with ``"stop"``/``"raise"``,
-    the one that skips a non-finite update). The steps are traced once and reused by later
+    train step: one scalar NaN/Inf test; which gradient was not finite is worked out in an
+    ``If`` op that runs on such steps alone (with ``"stop"``/``"raise"`` another one skips
+    the update). The steps are traced once and reused by later
     ``fit`` calls with the same configuration. Under a ``LossScaleOptimizer``, and with
     several optimizers, every step is the measuring one. Requires the TensorFlow backend.
 
@@ -456,8 +457,9 @@ class GradientDiagnostics(keras.callbacks.Callback):
             columns += [list(v[:, 0]), list(v[:, 1]), list(v[:, 2])]
             columns.append(_statistics.update_ratios(list(v[:, 3]), list(v[:, 4])))
         optimizer = capture.optimizer
+        rate = to_float(optimizer.learning_rate)
         values = [float(x) for column in columns for x in column]
-        values += [_statistics.global_norm(norms), to_float(optimizer.learning_rate)]
+        values += [_statistics.global_norm(norms), rate]
         if _momentum_attribute(optimizer) is not None:
             values.append(_momentum(optimizer, step))
         board.scalars(step, values)
@@ -472,7 +474,7 @@ class GradientDiagnostics(keras.callbacks.Callback):
                 names,
                 [norms[i] for i in order],
                 [ratios[i] for i in order],
-                to_float(optimizer.learning_rate),
+                rate,
             )
         )
 

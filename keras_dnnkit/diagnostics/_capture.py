@@ -123,7 +123,8 @@ class GradientCapture:
         if skip_nonfinite:
             measure = tf.logical_and(measure, all_finite)
         backend.rare(
-            measure, self._before_fn(step, [(s, r) for (s, _), r in zip(measured, reduced, strict=True)])
+            measure,
+            self._before_fn(step, [(s, r) for (s, _), r in zip(measured, reduced, strict=True)]),
         )
         context.values[id(self)] = {"step": step, "measure": measure}
 
@@ -217,7 +218,10 @@ class GradientCapture:
 
         def sample() -> None:
             flat_grads = _statistics.flatten(
-                [tf.zeros(v.shape) if g is None else g for g, v in zip(grads, self.variables, strict=True)]
+                [
+                    tf.zeros(v.shape) if g is None else g
+                    for g, v in zip(grads, self.variables, strict=True)
+                ]
             )
             values = tf.split(tf.gather(flat_grads, indices), counts)
             for variable, value in zip(self.samples, values, strict=True):

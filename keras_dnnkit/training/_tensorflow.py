@@ -70,7 +70,9 @@ def all_finite(tensors: Sequence[Any]) -> Any:
         shape = values.shape
         key = tuple(shape) if shape.is_fully_defined() else index
         groups.setdefault(key, []).append(values)
-    sums = [tf.reduce_sum(group[0] if len(group) == 1 else tf.add_n(group)) for group in groups.values()]
+    sums = [
+        tf.reduce_sum(group[0] if len(group) == 1 else tf.add_n(group)) for group in groups.values()
+    ]
     return tf.math.is_finite(sums[0] if len(sums) == 1 else tf.add_n(sums))
 
 
