@@ -1,5 +1,6 @@
-"""Run in a fresh process: the non-finite drill with ``on_nonfinite="stop"`` under
-MirroredStrategy (2 logical CPUs) and on one device.
+"""Run in a fresh process: the stop drill under MirroredStrategy (2 logical CPUs) and one device.
+
+The drill: ``on_nonfinite="stop"`` on a network driven to NaN gradients.
 
 Prints one JSON line: {strategy: [steps applied, weights all finite, [nonfinite step, layer]]}.
 """
