@@ -1,7 +1,8 @@
 """What GradientDiagnostics costs: plain fit vs fit with it (defaults) vs an extra-pass logger.
 
 A 20 x 100 ELU MLP, batch 256, in one process. The three ways (and plain fit again, as a
-control of how much two identical runs differ) train one and the same model, fit after fit,
+control of how much two identical runs differ; and plain fit with its step traced again, a
+control of what another trace of the same step does) train one and the same model, fit after fit,
 round after round, with the order rotated every round: separate model instances differed
 by up to 12 % in steady-state speed here, which would swamp a cost of a few percent. Per
 fit, after its first steps (so that tracing is timed apart): the throughput (steps/s, wall
@@ -115,6 +116,30 @@ class ExtraPassLogger(keras.callbacks.Callback):
             with self.writer.as_default(step=self.step):
                 for i, norm in enumerate(norms):
                     tf.summary.scalar(f"gradients/norm/{i:02d}", norm)
+
+
+class TracedAgain(keras.callbacks.Callback):
+    """Plain Keras, but the train step traced a second time (once): a control for tracing.
+
+    The same step traced into another ``tf.function`` ran 2-3 % faster or slower than the
+    first trace here, from one process to the next; GradientDiagnostics' steps are such other
+    traces, so this row shows how much of its ratio tracing alone can move.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.function: object = None
+        self.keras_function: object = None
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.keras_function = self.model.train_function
+        if self.function is None:
+            self.model.make_train_function(force=True)
+            self.function = self.model.train_function
+        self.model.train_function = self.function
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self.model.train_function = self.keras_function
 
 
 class StepTimer(keras.callbacks.Callback):
@@ -377,12 +402,15 @@ def main() -> None:
     # at the first logging step), or the first round's window would time that tracing.
     short_fit(model, [diagnostics()], every)
     short_fit(model, [diagnostics(on_nonfinite="stop")], every)
+    traced_again = TracedAgain()
+    short_fit(model, [traced_again], every)
     ways: Ways = {
         "plain fit": list,
         "GradientDiagnostics": lambda: [diagnostics()],
         'on_nonfinite="stop"': lambda: [diagnostics(on_nonfinite="stop")],
         "extra pass": lambda: [extra_pass],
         "plain fit (control)": list,
+        "plain, traced again": lambda: [traced_again],
     }
     print(f"{DEPTH}x{WIDTH} ELU MLP, batch {BATCH}, {steps} steps x {rounds} rounds, log every")
     print(f"{every} steps, {os.cpu_count()} CPU cores. Steady state: median steps/s and CPU ms per")

@@ -14,6 +14,7 @@ WAYS = (
     'on_nonfinite="stop"',
     "extra pass",
     "plain fit (control)",
+    "plain, traced again",
 )
 
 
