@@ -12,6 +12,7 @@ import pytest
 
 from keras_dnnkit.diagnostics import Thresholds, read_findings
 from keras_dnnkit.diagnostics._activation_findings import unnormalized_inputs
+from keras_dnnkit.diagnostics._diagnosis import GradientDiagnosis
 from keras_dnnkit.diagnostics._findings_file import FORMAT, findings_path, write_findings
 from keras_dnnkit.diagnostics._gradient_rules import gradient_observations, nonfinite
 from keras_dnnkit.diagnostics._lifecycle import FindingTracker
@@ -195,6 +196,49 @@ def test_updates_too_small_not_judged_while_a_schedule_anneals() -> None:
     assert [o.problem for o in large] == ["updates_too_large"]
     short = [[1e-7] * 3] * 4  # not sustained over a full window yet
     assert gradient_observations(NAMES, norms, short, [1e-7] * 3, Thresholds(), facts) == []
+
+
+def test_a_scoped_check_resolves_only_findings_on_its_own_layers() -> None:
+    tracker = FindingTracker(None)
+    checked = ["vanishing_gradients"]
+    changed = []
+    for step in (10, 20, 30):
+        # The discriminator's check comes first at each step and finds nothing.
+        changed += tracker.observe(step, checked, [], scope=("d_h", "d_out"))
+        changed += tracker.observe(
+            step, checked, [_observe("vanishing_gradients", "g_h")], scope=("g_h", "g_out")
+        )
+    assert [(f.status, f.first_step, f.last_step) for f in tracker.findings] == [
+        ("current", 10, 30)
+    ]
+    assert len(changed) == 1  # started once, never resolved and reopened
+    tracker.observe(40, checked, [], scope=("g_h", "g_out"))
+    assert tracker.findings[0].status == "resolved"
+
+
+def test_two_optimizers_are_judged_apart_and_never_resolve_each_other(tmp_path: Path) -> None:
+    """A GAN: each optimizer's layers, windows and rates are its own; findings are shared."""
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    generator = GradientDiagnosis(tmp_path, model, Thresholds(window=2))
+    discriminator = GradientDiagnosis(tmp_path, model, Thresholds(window=2))
+    changed = []
+    for step in (10, 20, 30, 40):
+        changed += discriminator.measured(
+            step, ["d_h", "d_out"], [1.0, 1.0], [1e-3, 1e-3], 0.1, scoped=True
+        )
+        changed += generator.measured(
+            step, ["g_h", "g_out"], [1e-6, 1.0], [1e-3, 1e-3], 1e-4, scoped=True
+        )
+    vanishing = [f for f in generator.findings if f.problem == "vanishing_gradients"]
+    assert [(f.layers, f.status, f.first_step, f.last_step) for f in vanishing] == [
+        (("g_h",), "current", 10, 40)
+    ]
+    assert [f.status for f in changed if f.problem == "vanishing_gradients"] == ["current"]
+    # A finding on all of one optimizer's layers (the global norm) is placed on them.
+    exploding = discriminator.measured(
+        50, ["d_h", "d_out"], [1e5, 1e5], [1e-3, 1e-3], 0.1, scoped=True
+    )
+    assert [(f.problem, f.layers) for f in exploding] == [("exploding_gradients", ("d_h", "d_out"))]
 
 
 # ---------------------------------------------------------------- epoch, input, model rules

@@ -469,20 +469,27 @@ class GradientDiagnostics(keras.callbacks.Callback):
         names = [grouping.layers[i].path.replace("/", ".") for i in order]
         ratios = columns[4]
         self._report(
-            self._diagnosis().measured(
+            self._diagnosis(capture.name).measured(
                 step,
                 names,
                 [norms[i] for i in order],
                 [ratios[i] for i in order],
                 rate,
+                scoped=len(self._all_captures()) > 1,
             )
         )
 
-    def _diagnosis(self) -> GradientDiagnosis:
-        """The findings' rules and lifecycle for this model (shared with other callbacks)."""
-        judge: GradientDiagnosis | None = getattr(self, "_judge", None)
+    def _diagnosis(self, optimizer: str = "optimizer") -> GradientDiagnosis:
+        """The findings' rules and lifecycle for this model (shared with other callbacks).
+
+        One per optimizer the model trains with (its windows and rates are its own); all of
+        them share the ``log_dir``'s findings.
+        """
+        judges: dict[str, GradientDiagnosis] = getattr(self, "_judges", {})
+        judge = judges.get(optimizer)
         if judge is None or judge.model is not self.model:
-            judge = self._judge = GradientDiagnosis(self.log_dir, self.model, self.thresholds)
+            judge = GradientDiagnosis(self.log_dir, self.model, self.thresholds)
+            self._judges = {**judges, optimizer: judge}
         return judge
 
     def _check_nonfinite(self) -> None:

@@ -104,8 +104,12 @@ class Diagnosis:
         step: int,
         checked: Sequence[Problem] = (),
         observations: Sequence[Observation] = (),
+        scope: Sequence[str] | None = None,
     ) -> list[Finding]:
-        """Add the model checks to a callback's, merge them; return what changed."""
+        """Add the model checks to a callback's, merge them; return what changed.
+
+        ``scope``: the layers the callback's check covered, where it covered only some.
+        """
         model_checked, model_found = self._model_checks()
         suppressed = {
             layer for o in model_found if o.problem == "symmetric_units" for layer in o.layers
@@ -116,7 +120,9 @@ class Diagnosis:
             for o in observations
             if o.problem not in ("dead_units", "saturated_units") or not set(o.layers) <= suppressed
         ]
-        return self.tracker.observe(step, [*checked, *model_checked], [*observations, *model_found])
+        return self.tracker.observe(
+            step, [*checked, *model_checked], [*observations, *model_found], scope
+        )
 
     def epoch_end(self, step: int, logs: Mapping[str, Any] | None) -> list[Finding]:
         """Judge overfitting from the epoch logs (each epoch counted once per run)."""
@@ -165,10 +171,14 @@ class GradientDiagnosis(Diagnosis):
         norms: Sequence[float],
         update_ratios: Sequence[float],
         learning_rate: float,
+        scoped: bool = False,
     ) -> list[Finding]:
         """Take one logged step's per-layer gradient norms and update ratios; return changes.
 
-        Layers come input to output, named as their TensorBoard tags spell them.
+        Layers come input to output, named as their TensorBoard tags spell them. ``scoped``:
+        these are the layers of one of several optimizers (a GAN's), judged by a diagnosis of
+        their own: findings on the others' layers are left to theirs, and a finding on all
+        of them (a global norm) is placed on these layers.
         """
         for name, norm, ratio in zip(layers, norms, update_ratios, strict=True):
             self._window(self._norms, name).append(float(norm))
@@ -182,7 +192,10 @@ class GradientDiagnosis(Diagnosis):
             self.thresholds,
             self.facts,
         )
-        return self.check(step, GRADIENT_CHECKS, found)
+        if not scoped:
+            return self.check(step, GRADIENT_CHECKS, found)
+        found = [o if o.layers else replace(o, layers=tuple(layers)) for o in found]
+        return self.check(step, GRADIENT_CHECKS, found, scope=layers)
 
     def nonfinite(self, step: int, layer: str | None) -> list[Finding]:
         """Record the first step with NaN/Inf gradients; return the finding if it is new."""

@@ -89,7 +89,11 @@ class FindingTracker:
         return [f for f in self.findings if f.current]
 
     def observe(
-        self, step: int, checked: Collection[Problem], observations: Sequence[Observation]
+        self,
+        step: int,
+        checked: Collection[Problem],
+        observations: Sequence[Observation],
+        scope: Collection[str] | None = None,
     ) -> list[Finding]:
         """Merge one check's observations; return the findings that started, reopened or resolved.
 
@@ -97,6 +101,8 @@ class FindingTracker:
             step: the optimizer step of the check.
             checked: the problems this check judged (only those can resolve).
             observations: what the check found.
+            scope: the layers this check judged, where it judged only some (one of a GAN's
+                optimizers): then only findings on those layers can resolve. ``None``: all.
         """
         with self._lock:
             if self._nonfinite_step is not None and step >= self._nonfinite_step:
@@ -142,6 +148,7 @@ class FindingTracker:
                     and finding.problem in checked
                     and finding.problem not in PERMANENT
                     and step > finding.last_step
+                    and (scope is None or (finding.layers and set(finding.layers) <= set(scope)))
                 ):
                     self._findings[index] = finding.resolved_at(step)
                     changed.append(self._findings[index])
