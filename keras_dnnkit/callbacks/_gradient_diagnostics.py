@@ -90,10 +90,11 @@ class GradientDiagnostics(keras.callbacks.Callback):
     Sequential, functional, subclassed (built or not), a custom ``train_step`` that calls
     ``optimizer.apply``/``apply_gradients``, and models that own several optimizers (a GAN's
     ``d_optimizer`` and ``g_optimizer``: each is observed; extra ones' global norm, rate and
-    momentum tags end in ``/<attribute name>``). Layers are ordered by the order the step calls
-    them. The gradient flow of a layer is its norm over the *reference* norm: the largest
-    among the layers nearest the loss (for a functional model, the last layer with a weight
-    matrix before each output; otherwise the last called layer with a weight matrix).
+    momentum tags end in ``/<attribute name>``; each one's layers are judged apart). Layers
+    are ordered by the order the step calls them. The gradient flow of a layer is its norm
+    over the *reference* norm: the largest among the layers nearest the loss (for a
+    functional model, the last layer with a weight matrix before each output; otherwise the
+    last called layer with a weight matrix).
 
     The update-to-weight ratio needs the weights before a logging step's update: they are
     copied into one float32 variable the callback owns. Steps that log nothing run a lean
