@@ -241,6 +241,22 @@ def test_two_optimizers_are_judged_apart_and_never_resolve_each_other(tmp_path: 
     assert [(f.problem, f.layers) for f in exploding] == [("exploding_gradients", ("d_h", "d_out"))]
 
 
+def test_a_scoped_check_still_resolves_the_model_checks_findings(tmp_path: Path) -> None:
+    """Symmetric units are judged over the whole model, whichever optimizer's check runs."""
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(8, kernel_initializer="zeros", name="h")]
+        + [keras.layers.Dense(1, name="out")]
+    )
+    discriminator = GradientDiagnosis(tmp_path, model, Thresholds(window=2))
+    discriminator.measured(10, ["d_h", "d_out"], [1.0, 1.0], [1e-3, 1e-3], 0.1, scoped=True)
+    assert [f.problem for f in discriminator.findings] == ["symmetric_units"]
+    model.layers[0].kernel.assign(np.random.default_rng(0).standard_normal((4, 8)))
+    discriminator.measured(20, ["d_h", "d_out"], [1.0, 1.0], [1e-3, 1e-3], 0.1, scoped=True)
+    assert [(f.problem, f.status) for f in discriminator.findings] == [
+        ("symmetric_units", "resolved")
+    ]
+
+
 # ---------------------------------------------------------------- epoch, input, model rules
 def test_overfitting_needs_a_lasting_rise_and_falling_training_loss() -> None:
     facts = ModelFacts()

@@ -189,6 +189,7 @@ class GradientDiagnostics(keras.callbacks.Callback):
         self._program: GradientProgram | None = None
         self._boards: dict[str, GradientBoard] = {}
         self._references: dict[str, list[int]] = {}
+        self._judges: dict[str, GradientDiagnosis] = {}  # per optimizer name
         self._logged: dict[str, int] = {}
         self._nonfinite_reported: set[str] = set()
         self._histogram_logged: dict[str, int] = {}
@@ -486,11 +487,11 @@ class GradientDiagnostics(keras.callbacks.Callback):
         One per optimizer the model trains with (its windows and rates are its own); all of
         them share the ``log_dir``'s findings.
         """
-        judges: dict[str, GradientDiagnosis] = getattr(self, "_judges", {})
-        judge = judges.get(optimizer)
+        judge = self._judges.get(optimizer)
         if judge is None or judge.model is not self.model:
-            judge = GradientDiagnosis(self.log_dir, self.model, self.thresholds)
-            self._judges = {**judges, optimizer: judge}
+            judge = self._judges[optimizer] = GradientDiagnosis(
+                self.log_dir, self.model, self.thresholds
+            )
         return judge
 
     def _check_nonfinite(self) -> None:

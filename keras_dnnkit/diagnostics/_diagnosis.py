@@ -120,9 +120,15 @@ class Diagnosis:
             for o in observations
             if o.problem not in ("dead_units", "saturated_units") or not set(o.layers) <= suppressed
         ]
-        return self.tracker.observe(
-            step, [*checked, *model_checked], [*observations, *model_found], scope
-        )
+        if scope is None:
+            return self.tracker.observe(
+                step, [*checked, *model_checked], [*observations, *model_found]
+            )
+        # The model checks judged the whole model: only the callback's own are scoped.
+        return [
+            *self.tracker.observe(step, checked, observations, scope),
+            *self.tracker.observe(step, model_checked, model_found),
+        ]
 
     def epoch_end(self, step: int, logs: Mapping[str, Any] | None) -> list[Finding]:
         """Judge overfitting from the epoch logs (each epoch counted once per run)."""

@@ -90,7 +90,7 @@ def tensor_norms(tensors: Sequence[Any]) -> Any:
         >>> tensor_norms([tf.constant([3.0, 4.0]), tf.zeros([0])]).numpy().tolist()
         [5.0, 0.0]
     """
-    norms = [_norm(_dense(t)) if t.shape.num_elements() else tf.constant(0.0) for t in tensors]
+    norms = [tf.constant(0.0) if t.shape.num_elements() == 0 else _norm(_dense(t)) for t in tensors]
     return tf.stack(norms) if norms else tf.zeros([0], tf.float32)
 
 
